@@ -1,0 +1,1 @@
+"""Your submission: implement the three modules nli.py, adasyn.py and fraud.py."""
