@@ -1,0 +1,104 @@
+"""Run one step inside the sandbox and record how it ended.
+
+Started by :mod:`grader.run.orchestrate` as ``python -I -B grader/run/step_main.py
+--step ID --submission RUN_DIR --inputs DIR --out ART_DIR --profile P``. ``-I``
+keeps ``PYTHON*`` variables, the user site and the script's folder out of
+``sys.path``; this file then puts exactly two folders on it: the grader root
+(for ``grader``) and the run dir (for the copied ``submission`` package).
+Every exception of the step, ``SystemExit`` and ``KeyboardInterrupt``
+included, becomes ``steps/<ID>.json``; what kills the process (``os._exit``,
+a signal, a limit) is recorded from outside by the orchestrator.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+GRADER_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _where(tb, submission_dir: Path) -> str:
+    """``module.function`` of the innermost traceback frame inside the submission (or '')."""
+    import traceback
+
+    sub = str((submission_dir / "submission").resolve())
+    where = ""
+    for frame in traceback.extract_tb(tb):
+        if frame.filename.startswith(sub):
+            module = Path(frame.filename).stem
+            where = f"{module}.{frame.name}" if frame.name != "<module>" else f"submission/{module}.py"
+            where += f" (line {frame.lineno})"
+    return where
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="step_main")
+    parser.add_argument("--step", required=True)
+    parser.add_argument("--submission", required=True, help="run dir holding submission/")
+    parser.add_argument("--inputs", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--profile", required=True)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--import", dest="imports", action="append", default=[],
+                        help="extra module registering steps (tests)")
+    args = parser.parse_args(argv)
+
+    run_dir = Path(args.submission).resolve()
+    for path in (str(run_dir), str(GRADER_ROOT)):
+        while path in sys.path:
+            sys.path.remove(path)
+    sys.path[0:0] = [str(GRADER_ROOT), str(run_dir)]
+
+    import json
+    import os
+    import time
+    import traceback
+
+    from grader.profiles import get_profile
+    from grader.run.step_api import MissingAPI, StepContext, get_step, load_step_modules
+
+    out = Path(args.out)
+    status_path = out / "steps" / f"{args.step}.json"
+    status_path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"step": args.step, "status": "ok", "error_type": None, "message": "", "where": "",
+              "wall_s": 0.0}
+    start = time.perf_counter()
+    ctx = None
+    try:
+        load_step_modules(args.imports)
+        spec = get_step(args.step)
+        profile = get_profile(args.profile)
+        seed = args.seed if args.seed is not None else 0
+        ctx = StepContext(inputs=Path(args.inputs), out=out, profile=profile, seed=seed,
+                          submission_dir=run_dir, step_id=args.step)
+        spec.func(ctx)
+    except MissingAPI as err:
+        record.update(status="missing", error_type="MissingAPI", message=str(err))
+    except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are the student's too
+        record.update(status="error", error_type=type(err).__name__,
+                      message=(str(err) if not isinstance(err, SystemExit)
+                               else f"SystemExit({err.code!r}) raised: the submission called sys.exit"),
+                      where=_where(err.__traceback__, run_dir),
+                      traceback="".join(traceback.format_exception(err))[-4000:])
+    record["wall_s"] = round(time.perf_counter() - start, 3)
+    if ctx is not None:
+        record["written"] = ctx.written
+    try:
+        text = json.dumps(record, ensure_ascii=False, default=str)
+    except Exception:  # noqa: BLE001 - a message that cannot even be encoded
+        record["message"] = repr(record["message"])[:2000]
+        text = json.dumps(record, ensure_ascii=True, default=str)
+    tmp = status_path.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, status_path)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Leave at once: atexit hooks, threads or __del__ of the student's objects run no more code.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
