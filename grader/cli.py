@@ -20,6 +20,58 @@ def _not_built(what: str, issue: str):
     return run
 
 
+def _tasks(text: str) -> tuple[str, ...]:
+    tasks = tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = [t for t in tasks if t not in ("nli", "fraud")]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown task(s) {', '.join(unknown)}: choose from nli, fraud")
+    return tasks
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from grader import batch
+
+    if args.submission and args.submissions:
+        raise MizanError("pass either --submission or --submissions, not both")
+    if args.submissions:
+        subs = batch.find_submissions(args.submissions)
+    elif args.submission:
+        subs = [batch.validate_submission(args.submission)]
+    else:
+        subs = [batch.reference_submission()]
+        print(f"mizan: no submission given; grading the reference solution ({subs[0]})")
+    print(f"mizan: grading {len(subs)} submission(s) on profile {args.profile} with {args.jobs} job(s) "
+          f"into {args.out}", flush=True)
+    summaries = batch.grade_many(subs, args.profile, args.out, jobs=max(1, args.jobs), tasks=args.tasks,
+                                 force=args.force, progress=lambda line: print(line, flush=True))
+    print()
+    print(batch.score_table(summaries))
+    print(f"\nResults: {args.out}/<id>/results.json; gradebook: {args.out}/gradebook.csv")
+    return 1 if any(s.status == "error" for s in summaries) else 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from grader import batch
+
+    sub = batch.validate_submission(args.submission) if args.submission else batch.reference_submission()
+    out = Path(args.out) / batch.submission_id(sub)
+    print(f"mizan: visible checks of {sub} on profile {args.profile} (output: {out})", flush=True)
+    summary = batch.grade_submission(sub, args.profile, out, tasks=args.tasks, visible_only=True, feedback=False)
+    checks = json.loads((out / "checks.json").read_text(encoding="utf-8")).get("checks", [])
+    for c in checks:
+        mark = "PASS" if c["status"] == "passed" else "FAIL"
+        print(f"[{mark}] {c['name']} ({c['earned']:g}/{c['points']:g}) {c['title_en']}")
+        if c["status"] != "passed":
+            print(f"       {c['message_en']}")
+            print(f"       {c['message_fa']}")
+    print(f"\n{summary.score:g}/{summary.max_score:g} points on the visible checks "
+          f"({'unchanged, from the last run' if summary.status == 'skipped' else 'run log: ' + str(out / 'run.log')})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mizan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -34,11 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--submissions", help="a folder whose sub-folders are submissions")
     grade.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
     grade.add_argument("--out", default="build/grades", help="output folder (default: %(default)s)")
-    grade.set_defaults(func=_not_built("grading", "the grader issue"))
+    grade.add_argument("--tasks", type=_tasks, default=(), help="comma-separated tasks to grade: nli,fraud")
+    grade.add_argument("--force", action="store_true", help="grade again even when the content hash is unchanged")
+    grade.set_defaults(func=_grade)
 
     check = with_profile(sub.add_parser("check", help="run the visible checks on one submission"))
     check.add_argument("--submission", help="submission folder (default: the reference solution)")
-    check.set_defaults(func=_not_built("the student checks", "the grader issue"))
+    check.add_argument("--tasks", type=_tasks, default=(), help="comma-separated tasks to check: nli,fraud")
+    check.add_argument("--out", default="build/check", help="output folder (default: %(default)s)")
+    check.set_defaults(func=_check)
 
     report = with_profile(sub.add_parser("report", help="write a student's bilingual report.pdf"))
     report.add_argument("--submission", help="submission folder (default: the reference solution)")

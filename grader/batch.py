@@ -1,0 +1,324 @@
+"""Grade one submission or a folder of them: run phase, check phase, results, gradebook.
+
+Each submission ends in ``<out>/<id>/``: ``results.json`` (Gradescope),
+``checks.json`` (every check with both messages), ``artifacts/``, ``run.log``,
+``summary/`` and the feedback files when the report module exists, and
+``grade.json``: the content hash, the score and the time of each phase. It is
+written last and atomically, so its presence with the same hash means "done":
+a re-run skips that submission, and a killed batch resumes losing nothing
+finished. ``gradebook.csv`` is rewritten from every ``grade.json`` after each one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from grader.errors import MizanError
+from grader.profiles import Profile, get_profile
+
+REPO = Path(__file__).resolve().parents[1]
+API_NAMES = ("__init__.py", "nli.py", "adasyn.py", "fraud.py")
+HASH_VERSION = "mizan-grade-1"
+
+
+class SubmissionError(MizanError, ValueError):
+    """A path that is not a submission folder."""
+
+
+@dataclass(frozen=True)
+class GradeSummary:
+    id: str
+    status: str                  # graded | skipped | error
+    score: float = 0.0
+    max_score: float = 0.0
+    out_dir: str = ""
+    wall_s: float = 0.0
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# finding submissions
+
+
+def validate_submission(path: Path | str) -> Path:
+    """``path`` if it is a folder holding ``submission/``; otherwise a clear error."""
+    path = Path(path)
+    if not path.exists():
+        raise SubmissionError(f"{path}: no such folder (pass --submission path/to/folder-with-submission)")
+    if not path.is_dir():
+        raise SubmissionError(f"{path}: not a folder; a submission is a folder that holds submission/")
+    if not (path / "submission").is_dir():
+        raise SubmissionError(f"{path}: no submission/ folder inside; put nli.py, adasyn.py and fraud.py "
+                              f"in {path}/submission/ (see assignment/starter)")
+    return path.resolve()
+
+
+def find_submissions(root: Path | str) -> list[Path]:
+    """Every folder directly inside ``root`` that holds ``submission/`` (its name is the id)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise SubmissionError(f"{root}: no such folder of submissions (pass --submissions DIR)")
+    subs = sorted(p.resolve() for p in root.iterdir() if p.is_dir() and (p / "submission").is_dir())
+    if not subs:
+        raise SubmissionError(f"{root}: no folder inside holds submission/; each submission is "
+                              f"{root}/<id>/submission/*.py")
+    return subs
+
+
+def reference_submission(build: Path | None = None) -> Path:
+    """``build/reference/submission/`` made from ``solutions/{nli,adasyn,fraud}.py`` (graded like a student)."""
+    build = build or REPO / "build"
+    dst = build / "reference" / "submission"
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("nli.py", "adasyn.py", "fraud.py"):
+        src = REPO / "solutions" / name
+        if not src.is_file():
+            raise SubmissionError(f"the reference solution {src} is missing")
+        if not (dst / name).is_file() or (dst / name).read_bytes() != src.read_bytes():
+            shutil.copyfile(src, dst / name)
+    init = dst / "__init__.py"
+    if not init.exists():
+        init.write_text('"""The reference solution, copied from solutions/ and graded like a student\'s."""\n')
+    return dst.parent
+
+
+def submission_id(sub_dir: Path) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.@+-]", "_", Path(sub_dir).name) or "submission"
+    return name.lstrip(".") or "submission"
+
+
+def content_hash(sub_dir: Path, profile: str, tasks: tuple[str, ...] = (), visible_only: bool = False) -> str:
+    """sha256 of the API modules' bytes, the profile and the selection: equal hash, equal grade."""
+    h = hashlib.sha256(HASH_VERSION.encode())
+    h.update(f"|{profile}|{','.join(sorted(tasks))}|{int(visible_only)}|".encode())
+    for name in API_NAMES:
+        path = Path(sub_dir) / "submission" / name
+        h.update(name.encode() + b"\0")
+        h.update(path.read_bytes() if path.is_file() else b"<absent>")
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _read_meta(out_dir: Path) -> dict | None:
+    try:
+        return json.loads((out_dir / "grade.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _logger(path: Path) -> Callable[[str], None]:
+    def log(msg: str) -> None:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"[{datetime.now().strftime('%H:%M:%S')}] {msg}\n")
+    return log
+
+
+# ---------------------------------------------------------------------------------------------
+# one submission
+
+
+def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path | str, *,
+                     tasks: tuple[str, ...] | list[str] | None = None, visible_only: bool = False,
+                     force: bool = False, step_modules: tuple[str, ...] = (), checks_dir: Path | str | None = None,
+                     rubric_dir: Path | str | None = None, inputs: tuple[Path, Path] | None = None,
+                     limits=None, keep_work: bool = False, feedback: bool = True) -> GradeSummary:
+    """Grade ``sub_dir`` into ``out_dir`` (skipped when ``grade.json`` has the same content hash)."""
+    from grader.checks.plugin import CHECKS_DIR  # noqa: F401 - fail early if the plugin is broken
+    from grader.results.gradebook import read_student
+    from grader.results.gradescope import gradescope_results, write_json_atomic
+    from grader.results.model import CheckResult, score_checks, totals
+    from grader.rubric import load_rubric
+    from grader.run.orchestrate import TASKS, build_dir, prepare_task_inputs, run_checks, run_submission
+
+    sub_dir = validate_submission(sub_dir)
+    profile = get_profile(profile) if isinstance(profile, str) else profile
+    out_dir = Path(out_dir)
+    tasks = tuple(tasks) if tasks else ()
+    sid = submission_id(sub_dir)
+    digest = content_hash(sub_dir, profile.name, tasks, visible_only)
+    meta = _read_meta(out_dir)
+    if not force and meta and meta.get("hash") == digest and (out_dir / "results.json").is_file():
+        return GradeSummary(sid, "skipped", meta.get("score", 0.0), meta.get("max_score", 0.0), str(out_dir),
+                            0.0, "unchanged since the last grade")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "grade.json").unlink(missing_ok=True)
+    log_path = out_dir / "run.log"
+    log_path.write_text(f"Mizan run log of {sid} ({sub_dir}), profile {profile.name}, hash {digest[:16]}, "
+                        f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}\n", encoding="utf-8")
+    log = _logger(log_path)
+    phases: dict[str, float] = {}
+    start = time.perf_counter()
+
+    t = time.perf_counter()
+    selected = tasks or TASKS
+    if inputs is None:
+        inputs = prepare_task_inputs(profile, selected, log=log)
+    inputs_dir, heldback = inputs
+    phases["inputs_s"] = round(time.perf_counter() - t, 2)
+
+    t = time.perf_counter()
+    work = build_dir() / "work" / f"{sid}-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    art = out_dir / "artifacts"
+    try:
+        statuses = run_submission(sub_dir, profile, work, art, visible_only=visible_only, tasks=selected, log=log,
+                                  log_path=log_path, step_modules=step_modules, inputs=(inputs_dir, heldback),
+                                  limits=limits)
+    finally:
+        if not keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+    phases["run_s"] = round(time.perf_counter() - t, 2)
+
+    t = time.perf_counter()
+    raw = run_checks(art, heldback, profile, out_dir / "checks.json", visible_only=visible_only,
+                     tasks=tasks or None, log_path=log_path, checks_dir=checks_dir, rubric_dir=rubric_dir)
+    if raw is None:
+        log("the check phase wrote no results (see the output above); every check scores 0 as a grader error")
+        rubric = load_rubric(rubric_dir, tasks or None)
+        results = score_checks(rubric, {}, visible_only=visible_only)
+        write_json_atomic(out_dir / "checks.json", {"profile": profile.name, "checks": [r.to_dict() for r in results],
+                                                    "grader_error": True})
+    else:
+        results = [CheckResult.from_dict(c) for c in raw.get("checks", [])]
+    phases["checks_s"] = round(time.perf_counter() - t, 2)
+    earned, max_score = totals(results)
+
+    student = read_student(sub_dir)
+    failed = [r.name for r in results if r.status != "passed"]
+    summary_text = (f"Mizan: {earned:g}/{max_score:g} points on profile {profile.name}; "
+                    f"{len(results) - len(failed)} of {len(results)} checks passed.\n"
+                    f"میزان: {earned:g} از {max_score:g} امتیاز با پروفایل {profile.name}؛ "
+                    f"{len(results) - len(failed)} از {len(results)} بررسی قبول شد.")
+    wall = time.perf_counter() - start
+    write_json_atomic(out_dir / "results.json", gradescope_results(
+        results, execution_time=wall, output=summary_text,
+        extra_data={"id": sid, "profile": profile.name, "hash": digest}))
+
+    t = time.perf_counter()
+    _summaries(selected, art, heldback, profile, out_dir / "summary", log)
+    if feedback:
+        _feedback(out_dir, log)
+    phases["report_s"] = round(time.perf_counter() - t, 2)
+    wall = time.perf_counter() - start
+    write_json_atomic(out_dir / "grade.json", {
+        "id": sid, "name": student["name"], "student_id": student["student_id"], "hash": digest,
+        "profile": profile.name, "tasks": list(tasks), "visible_only": visible_only,
+        "score": earned, "max_score": max_score, "checks": {r.name: r.earned for r in results},
+        "steps": {k: v.get("status") for k, v in statuses.items()}, "phases": phases, "wall_s": round(wall, 2),
+        "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "source": str(sub_dir)})
+    log(f"done: {earned:g}/{max_score:g} in {wall:.1f} s ({phases})")
+    return GradeSummary(sid, "graded", earned, max_score, str(out_dir), round(wall, 2), "")
+
+
+def _summaries(tasks, artifacts: Path, heldback: Path, profile: Profile, summary_dir: Path, log) -> None:
+    """Trusted per-task summaries (results JSON of docs/CONTRACTS.md) when the task module offers them."""
+    from grader.run.orchestrate import task_module
+
+    for task in tasks:
+        try:
+            module = task_module(task)
+            fn = getattr(module, "summarize", None) if module else None
+            if fn is None:
+                continue
+            summary_dir.mkdir(parents=True, exist_ok=True)
+            fn(artifacts, heldback, profile, summary_dir)
+        except Exception as err:  # noqa: BLE001 - a summary never costs the grade
+            log(f"summary of {task} failed: {type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")
+
+
+def _feedback(out_dir: Path, log) -> None:
+    """feedback.html/pdf through grader.report.feedback when it exists; a failure is only logged."""
+    try:
+        from grader.report.feedback import write_feedback
+    except ImportError as err:
+        log(f"feedback: grader.report.feedback is not available ({err}); no feedback files")
+        return
+    try:
+        write_feedback(out_dir)
+    except Exception as err:  # noqa: BLE001
+        log(f"feedback failed: {type(err).__name__}: {err}\n{traceback.format_exc(limit=8)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# many submissions
+
+
+def _grade_worker(args: tuple) -> GradeSummary:
+    sub, profile_name, out_dir, kwargs = args
+    try:
+        return grade_submission(sub, profile_name, out_dir, **kwargs)
+    except Exception as err:  # noqa: BLE001 - one submission never stops the batch
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        with open(Path(out_dir) / "run.log", "a", encoding="utf-8") as fh:
+            fh.write(f"grading failed: {type(err).__name__}: {err}\n{traceback.format_exc()}")
+        return GradeSummary(submission_id(Path(sub)), "error", out_dir=str(out_dir),
+                            message=f"{type(err).__name__}: {err}")
+
+
+def grade_many(subs: list[Path], profile: Profile | str, out_root: Path | str, *, jobs: int = 1,
+               progress: Callable[[str], None] = print, **kwargs) -> list[GradeSummary]:
+    """Grade ``subs`` into ``out_root/<id>/``, ``jobs`` at a time; rewrite the gradebook after each."""
+    from grader.results.gradebook import write_gradebook
+    from grader.run.orchestrate import TASKS, prepare_task_inputs
+
+    profile = get_profile(profile) if isinstance(profile, str) else profile
+    out_root = Path(out_root)
+    out_root.mkdir(parents=True, exist_ok=True)
+    ids = [submission_id(s) for s in subs]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise SubmissionError(f"two submission folders map to the same id: {', '.join(sorted(dupes))}")
+    if "inputs" not in kwargs:
+        # Prepared once here, before any worker starts, so parallel workers only read the cache.
+        kwargs["inputs"] = prepare_task_inputs(profile, tuple(kwargs.get("tasks") or TASKS))
+    jobs_list = [(str(s), profile.name, str(out_root / i), kwargs) for s, i in zip(subs, ids)]
+    results: list[GradeSummary] = []
+    n = len(jobs_list)
+
+    def report(summary: GradeSummary) -> None:
+        results.append(summary)
+        write_gradebook(out_root)
+        if summary.status == "error":
+            what = f"ERROR ({summary.message[:120]}; see {summary.out_dir}/run.log)"
+        elif summary.status == "skipped":
+            what = f"{summary.score:g}/{summary.max_score:g} (unchanged, skipped)"
+        else:
+            what = f"{summary.score:g}/{summary.max_score:g} ({summary.wall_s:.0f} s)"
+        progress(f"[{len(results)}/{n}] {summary.id} ... {what}")
+
+    if jobs <= 1 or n <= 1:
+        for job in jobs_list:
+            report(_grade_worker(job))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(_grade_worker, job) for job in jobs_list]
+            for fut in as_completed(futures):
+                report(fut.result())
+    order = {i: k for k, i in enumerate(ids)}
+    return sorted(results, key=lambda s: order[s.id])
+
+
+def score_table(summaries: list[GradeSummary]) -> str:
+    width = max([len(s.id) for s in summaries] + [10])
+    lines = [f"{'submission':<{width}}  {'score':>8}  {'max':>6}  status", "-" * (width + 28)]
+    for s in summaries:
+        lines.append(f"{s.id:<{width}}  {s.score:>8g}  {s.max_score:>6g}  {s.status}")
+    return "\n".join(lines)

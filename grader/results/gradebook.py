@@ -1,0 +1,68 @@
+"""``gradebook.csv`` over every graded submission, rewritten atomically after each one."""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import json
+import os
+import tempfile
+import tomllib
+from pathlib import Path
+
+META = "grade.json"       # written by grader.batch next to results.json
+
+
+def read_student(sub_dir: Path) -> dict:
+    """``name`` and ``student_id`` from an optional ``student.toml`` (data only, size-capped)."""
+    path = Path(sub_dir) / "student.toml"
+    if not path.is_file() or path.stat().st_size > 64 * 1024:
+        return {"name": "", "student_id": ""}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        return {"name": "", "student_id": ""}
+    sid = data.get("student_id", data.get("id", ""))
+    return {"name": str(data.get("name", ""))[:200], "student_id": str(sid)[:64]}
+
+
+def _rows(grades_root: Path) -> tuple[list[dict], list[str]]:
+    rows, check_ids = [], []
+    for meta_path in sorted(grades_root.glob(f"*/{META}")):
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        row = {"id": meta.get("id", meta_path.parent.name), "name": meta.get("name", ""),
+               "student_id": meta.get("student_id", ""), "score": meta.get("score", 0.0),
+               "max_score": meta.get("max_score", 0.0), "profile": meta.get("profile", ""),
+               "graded_at": meta.get("graded_at", "")}
+        for name, earned in meta.get("checks", {}).items():
+            row[name] = earned
+            if name not in check_ids:
+                check_ids.append(name)
+        rows.append(row)
+    return rows, check_ids
+
+
+def write_gradebook(grades_root: Path | str) -> Path:
+    """Rewrite ``grades_root/gradebook.csv`` from every ``*/grade.json`` (under a lock, atomically)."""
+    grades_root = Path(grades_root)
+    grades_root.mkdir(parents=True, exist_ok=True)
+    out = grades_root / "gradebook.csv"
+    with open(grades_root / ".gradebook.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows, check_ids = _rows(grades_root)
+        buf = io.StringIO()
+        fields = ["id", "name", "student_id", "score", "max_score", "profile", "graded_at", *check_ids]
+        writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+        fd, tmp = tempfile.mkstemp(prefix=".gradebook.", suffix=".tmp", dir=grades_root)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(buf.getvalue())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    return out

@@ -1,0 +1,364 @@
+"""The trusted side of the run phase: prepare inputs, run each step sandboxed, vet artifacts.
+
+Per submission (docs/GRADING.md, steps 2-4): copy only the API modules into a
+fresh run folder (nbgrader's *sanitize* before *execute*), make sure the
+task inputs exist (cached per profile; held-back data root-only), then run
+every registered step as its own sandboxed process writing into a private
+staging folder. What a step leaves behind is moved into the artifacts folder
+only if it is a regular file of an allowed type and size, and a manifest
+records which step wrote it, so a check can insist on the right author.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from grader.profiles import Profile
+from grader.run.sandbox import FsPlan, Limits, SandboxOutcome, run_sandboxed, sandbox_env
+from grader.run.step_api import ALLOWED_SUFFIXES, API_MODULES, StepSpec, all_steps
+
+REPO = Path(__file__).resolve().parents[2]
+API_FILES = ("__init__.py", *(f"{m}.py" for m in API_MODULES))
+STEP_STATUSES = ("ok", "error", "missing")
+MAX_FILE_BYTES = 512 * 1024 * 1024
+MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
+MAX_STATUS_BYTES = 256 * 1024
+TASKS = ("nli", "fraud")
+
+Log = Callable[[str], None]
+
+
+def build_dir() -> Path:
+    return Path(os.environ.get("MIZAN_BUILD", REPO / "build"))
+
+
+def _nolog(msg: str) -> None:
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
+def task_module(task: str):
+    """``grader.tasks.<task>`` or None while it does not exist."""
+    name = f"grader.tasks.{task}"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name in (name, "grader.tasks"):
+            return None
+        raise
+
+
+def prepare_task_inputs(profile: Profile, tasks: tuple[str, ...] | list[str], *, cache: Path | None = None,
+                        log: Log = _nolog) -> tuple[Path, Path]:
+    """``(inputs_dir, heldback_dir)`` for ``profile``, generated once and cached.
+
+    The held-back folder is mode 0700 (root-only when grading as root): the sandboxed
+    user cannot read it even where the mount namespace that hides it is unavailable.
+    A lock file keeps parallel graders from preparing the same profile twice.
+    """
+    cache = cache or build_dir() / "cache"
+    inputs = cache / "inputs" / profile.name
+    heldback_root = cache / "heldback"
+    heldback = heldback_root / profile.name
+    inputs.mkdir(parents=True, exist_ok=True)
+    heldback.mkdir(parents=True, exist_ok=True)
+    os.chmod(heldback_root, 0o700)
+    os.chmod(heldback, 0o700)
+    with open(cache / f".{profile.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for task in tasks:
+            done = inputs / f".done-{task}"
+            if done.exists():
+                continue
+            module = task_module(task)
+            if module is None:
+                log(f"inputs: grader.tasks.{task} does not exist; its steps get no inputs")
+                continue
+            start = time.perf_counter()
+            module.prepare_inputs(profile, inputs, heldback)
+            done.write_text(f"{time.time()}\n")
+            log(f"inputs: prepared {task} for profile {profile.name} in {time.perf_counter() - start:.1f} s")
+    for root, dirs, files in os.walk(inputs):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+    os.chmod(inputs, 0o755)
+    return inputs, heldback
+
+
+# ---------------------------------------------------------------------------------------------
+# the submission copy
+
+
+def copy_api_modules(sub_dir: Path, run_dir: Path) -> list[str]:
+    """Copy ``submission/{__init__,nli,adasyn,fraud}.py`` (regular files only) into ``run_dir``."""
+    src = Path(sub_dir) / "submission"
+    dst = Path(run_dir) / "submission"
+    dst.mkdir(parents=True, exist_ok=True)
+    os.chmod(run_dir, 0o755)
+    os.chmod(dst, 0o755)
+    copied = []
+    for name in API_FILES:
+        path = src / name
+        if path.is_file() and not path.is_symlink():
+            shutil.copyfile(path, dst / name)
+            os.chmod(dst / name, 0o644)
+            copied.append(name)
+    if "__init__.py" not in copied:
+        (dst / "__init__.py").write_text("")
+        os.chmod(dst / "__init__.py", 0o644)
+    return copied
+
+
+# ---------------------------------------------------------------------------------------------
+# one step
+
+
+def step_limits(spec: StepSpec, profile: Profile, remaining_s: float) -> Limits:
+    wall = max(1.0, min(spec.timeout_for(profile), remaining_s))
+    # CUDA maps far more address space than it uses: no RLIMIT_AS on the GPU profile.
+    space = None if profile.name == "paper" else 8192
+    return Limits(wall_s=wall, address_space_mb=space)
+
+
+def default_fs_plan(*, hidden_extra: tuple[str, ...] = (), expose_extra: tuple[str, ...] = ()) -> FsPlan:
+    """Hide the home folder, the grader's outputs and caches, the reference solutions, the tests."""
+    home = os.path.realpath(os.path.expanduser("~"))
+    hidden = [str(build_dir()), str(REPO / "solutions"), str(REPO / "tests" / "submissions"), str(REPO / ".git"),
+              *hidden_extra]
+    needed = [os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), str(REPO)]
+    if home not in ("/", "") and os.path.isdir(home):
+        hidden.append(home)
+    expose = [p for p in needed if any(p.startswith(h.rstrip("/") + "/") for h in hidden)]
+    expose += list(expose_extra)
+    hidden = [h for h in dict.fromkeys(hidden) if os.path.exists(h)]
+    return FsPlan(hidden=tuple(hidden), expose=tuple(dict.fromkeys(expose)))
+
+
+def _read_status(path: Path) -> dict | None:
+    if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_STATUS_BYTES:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("status") not in STEP_STATUSES:
+        return None
+    clean = {}
+    for key in ("status", "error_type", "message", "where", "traceback"):
+        value = data.get(key)
+        clean[key] = None if value is None else str(value)[:4000]
+    try:
+        clean["wall_s"] = float(data.get("wall_s") or 0.0)
+    except (TypeError, ValueError):
+        clean["wall_s"] = 0.0
+    return clean
+
+
+def collect_artifacts(staging: Path, art_dir: Path, step_id: str, manifest: dict, budget: list[int],
+                      log: Log) -> None:
+    """Move the step's regular files of allowed types and sizes into ``art_dir``; drop the rest."""
+    for root, dirs, files in os.walk(staging, followlinks=False):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            path = Path(root) / name
+            rel = path.relative_to(staging).as_posix()
+            if rel.startswith("steps/"):
+                continue
+            why = None
+            if path.is_symlink() or not path.is_file():
+                why = "not a regular file"
+            elif path.suffix not in ALLOWED_SUFFIXES:
+                why = f"type {path.suffix or '(none)'} is not allowed ({', '.join(ALLOWED_SUFFIXES)})"
+            else:
+                size = path.stat().st_size
+                if size > MAX_FILE_BYTES:
+                    why = f"{size} bytes is over the {MAX_FILE_BYTES} byte cap"
+                elif size > budget[0]:
+                    why = "the submission's artifact budget is used up"
+                else:
+                    budget[0] -= size
+            if why:
+                log(f"artifact {rel} from {step_id} deleted: {why}")
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                continue
+            target = art_dir / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(path), str(target))
+            os.chmod(target, 0o644)
+            manifest[rel] = step_id
+
+
+def run_step(spec: StepSpec, *, profile: Profile, run_dir: Path, inputs: Path, work_dir: Path,
+             art_dir: Path, manifest: dict, budget: list[int], remaining_s: float, log_path: Path,
+             log: Log, step_modules: tuple[str, ...] = (), fs: FsPlan | None = None,
+             limits: Limits | None = None, seed: int = 0) -> dict:
+    """Run one step in the sandbox; return (and write) its status record."""
+    cwd = work_dir / "steps" / spec.id / "cwd"
+    staging = work_dir / "steps" / spec.id / "out"
+    for d in (cwd, staging):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        os.chmod(d, 0o755)
+    os.chmod(work_dir / "steps", 0o755)
+    os.chmod(work_dir / "steps" / spec.id, 0o755)
+    lim = limits or step_limits(spec, profile, remaining_s)
+    argv = [sys.executable, "-I", "-B", str(REPO / "grader" / "run" / "step_main.py"), "--step", spec.id,
+            "--submission", str(run_dir), "--inputs", str(inputs), "--out", str(staging),
+            "--profile", profile.name, "--seed", str(seed)]
+    for module in step_modules:
+        argv += ["--import", module]
+    fs = fs or default_fs_plan()
+    plan = FsPlan(writable=(str(staging),), hidden=fs.hidden,
+                  expose=tuple(dict.fromkeys((*fs.expose, str(run_dir), str(inputs)))))
+    with open(log_path, "a", encoding="utf-8") as fh:
+        fh.write(f"\n===== step {spec.id} (limit {lim.wall_s:g} s) =====\n")
+    outcome = run_sandboxed(argv, cwd=cwd, env=sandbox_env(cwd), limits=lim, log_path=log_path, fs=plan,
+                            python=sys.executable, import_root=str(REPO))
+    reported = _read_status(staging / "steps" / f"{spec.id}.json")
+    status = _decide_status(spec.id, outcome, reported)
+    collect_artifacts(staging, art_dir, spec.id, manifest, budget, log)
+    status["sandbox"] = {"status": outcome.status, "returncode": outcome.returncode, "wall_s": outcome.wall_s,
+                         "peak_rss_mb": outcome.peak_rss_mb, "notes": list(outcome.notes)}
+    (art_dir / "steps").mkdir(parents=True, exist_ok=True)
+    (art_dir / "steps" / f"{spec.id}.json").write_text(json.dumps(status, ensure_ascii=False, indent=1),
+                                                       encoding="utf-8")
+    shutil.rmtree(work_dir / "steps" / spec.id, ignore_errors=True)
+    log(f"step {spec.id}: {status['status']}"
+        + (f" ({status.get('error_type') or ''} {status.get('where') or ''}: {str(status.get('message'))[:200]})"
+           if status["status"] != "ok" else "")
+        + f" [{outcome.wall_s:.1f} s, peak {outcome.peak_rss_mb:.0f} MiB]")
+    return status
+
+
+def _decide_status(step_id: str, outcome: SandboxOutcome, reported: dict | None) -> dict:
+    """The process's own record counts only when it ended normally (step_main exits 0)."""
+    base = {"step": step_id, "error_type": None, "message": "", "where": "", "wall_s": outcome.wall_s}
+    if outcome.status == "ok" and reported is not None:
+        return {**base, **reported, "step": step_id}
+    if outcome.status == "ok":
+        return {**base, "status": "crashed",
+                "message": "the step process exited without reporting (os._exit or sys.exit in the submission?)"}
+    if outcome.status == "error":
+        return {**base, "status": "crashed",
+                "message": f"the step process exited with code {outcome.returncode} (os._exit in the submission?)"}
+    note = "; ".join(n for n in outcome.notes if any(w in n for w in ("limit", "flood", "killed", "signal",
+                                                                       "start")))
+    return {**base, "status": outcome.status, "message": note or outcome.status}
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole run phase
+
+
+def select_steps(*, visible_only: bool = False, tasks: tuple[str, ...] | list[str] | None = None,
+                 step_modules: tuple[str, ...] = ()) -> list[StepSpec]:
+    steps = all_steps(step_modules, tasks)
+    return [s for s in steps if s.visible or not visible_only]
+
+
+def run_submission(sub_dir: Path | str, profile: Profile, work_dir: Path | str, artifacts_dir: Path | str, *,
+                   visible_only: bool = False, tasks: tuple[str, ...] | list[str] | None = None,
+                   log: Log = _nolog, log_path: Path | str | None = None, step_modules: tuple[str, ...] = (),
+                   inputs: tuple[Path, Path] | None = None, fs: FsPlan | None = None,
+                   limits: Limits | None = None) -> dict:
+    """Run every selected step of ``sub_dir`` sandboxed; return ``{step_id: status}``.
+
+    ``artifacts_dir`` receives the vetted artifacts, ``steps/<id>.json`` and ``manifest.json``.
+    ``inputs`` overrides ``(inputs_dir, heldback_dir)`` (tests); ``limits`` overrides every step's.
+    """
+    sub_dir, work_dir, art_dir = Path(sub_dir), Path(work_dir), Path(artifacts_dir)
+    tasks = tuple(tasks) if tasks else TASKS
+    steps = select_steps(visible_only=visible_only, tasks=tasks, step_modules=step_modules)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(work_dir, 0o755)
+    if art_dir.exists():
+        shutil.rmtree(art_dir)
+    art_dir.mkdir(parents=True)
+    log_path = Path(log_path) if log_path else work_dir / "run.log"
+    run_dir = work_dir / "run"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    copied = copy_api_modules(sub_dir, run_dir)
+    log(f"copied {', '.join(copied) or 'no API module'} from {sub_dir / 'submission'}")
+    if inputs is None:
+        needed = tuple(dict.fromkeys(s.task for s in steps if s.task in TASKS))
+        inputs = prepare_task_inputs(profile, needed, log=log)
+    inputs_dir, _heldback = inputs
+    fs = fs or default_fs_plan(hidden_extra=(str(_heldback),))
+    manifest: dict[str, str] = {}
+    budget = [MAX_TOTAL_BYTES]
+    statuses: dict[str, dict] = {}
+    deadline = time.monotonic() + profile.timeout_s
+    for spec in steps:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 and limits is None:
+            statuses[spec.id] = {"step": spec.id, "status": "timeout", "error_type": None, "where": "",
+                                 "message": f"the submission's total budget of {profile.timeout_s} s ran out "
+                                            f"before this step", "wall_s": 0.0}
+            (art_dir / "steps").mkdir(parents=True, exist_ok=True)
+            (art_dir / "steps" / f"{spec.id}.json").write_text(json.dumps(statuses[spec.id]), encoding="utf-8")
+            log(f"step {spec.id}: timeout (total budget used up)")
+            continue
+        statuses[spec.id] = run_step(spec, profile=profile, run_dir=run_dir, inputs=inputs_dir,
+                                     work_dir=work_dir, art_dir=art_dir, manifest=manifest, budget=budget,
+                                     remaining_s=remaining, log_path=log_path, log=log,
+                                     step_modules=step_modules, fs=fs, limits=limits)
+    (art_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    return statuses
+
+
+# ---------------------------------------------------------------------------------------------
+# the check phase (trusted subprocess)
+
+
+def run_checks(artifacts: Path | str, heldback: Path | str, profile: Profile | str, results_out: Path | str, *,
+               visible_only: bool = False, tasks: tuple[str, ...] | list[str] | None = None,
+               log_path: Path | str | None = None, checks_dir: Path | str | None = None,
+               rubric_dir: Path | str | None = None, timeout_s: float = 3600) -> dict | None:
+    """Run ``pytest`` over the checks in a fresh trusted process; return the parsed results file.
+
+    Returns None when the check process wrote no results (it crashed or the rubric is
+    invalid); its output is in ``log_path`` either way.
+    """
+    from grader.checks.plugin import check_argv
+
+    name = profile if isinstance(profile, str) else profile.name
+    results_out = Path(results_out)
+    results_out.unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "pytest", *check_argv(artifacts, heldback, name, results_out,
+                                                         visible_only=visible_only, tasks=tasks,
+                                                         checks_dir=checks_dir, rubric_dir=rubric_dir)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update({"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+                "TF_CPP_MIN_LOG_LEVEL": "3", "TOKENIZERS_PARALLELISM": "false", "PYTHONDONTWRITEBYTECODE": "1"})
+    out = open(log_path, "a", encoding="utf-8") if log_path else open(os.devnull, "w")
+    with out:
+        out.write("\n===== checks =====\n")
+        out.flush()
+        try:
+            proc = subprocess.run(argv, cwd=str(REPO), env=env, stdout=out, stderr=subprocess.STDOUT,
+                                  timeout=timeout_s)
+            out.write(f"[checks] pytest exit status {proc.returncode}\n")
+        except subprocess.TimeoutExpired:
+            out.write(f"[checks] the check phase exceeded {timeout_s:g} s and was stopped\n")
+    if not results_out.is_file():
+        return None
+    with contextlib.suppress(ValueError):
+        return json.loads(results_out.read_text(encoding="utf-8"))
+    return None
