@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = with_profile(sub.add_parser("report", help="write a student's bilingual report.pdf"))
     report.add_argument("--submission", help="submission folder (default: the reference solution)")
     report.add_argument("--lang", default="both", choices=("fa", "en", "both"))
-    report.set_defaults(func=_not_built("the report", "the report issue"))
+    report.set_defaults(func=lambda args: __import__("grader.report.cli", fromlist=["run_report"]).run_report(args))
 
     dist = sub.add_parser("dist", help="build the student bundle and the Gradescope autograder zip")
     dist.set_defaults(func=_not_built("make dist", "the bundle issue"))
