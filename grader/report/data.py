@@ -1,0 +1,244 @@
+"""Reading what the report shows: results JSON, check results and ``student.toml``.
+
+Every loader returns either the data or a :class:`Missing` that says, in both
+languages, why a part is not available; the report prints the note and goes on
+(a crashed task must not hide the other task's results). Only ``student.toml``
+raises, because a malformed one is the student's to fix before handing in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.errors import MizanError
+
+NLI_MODES = ("full", "freeze", "lora")
+NLI_CLASSES = ("entailment", "neutral", "contradiction")
+STUDENT_FILE = "student.toml"
+
+
+class ReportError(MizanError):
+    """The report cannot be made: bad ``student.toml``, no results to show, a failed render."""
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Why a part of the report is not available: a catalogue key under ``na.`` and its values."""
+
+    key: str
+    values: dict = field(default_factory=dict)
+
+    def __bool__(self) -> bool:   # `if piece:` reads as "is there data"
+        return False
+
+
+@dataclass(frozen=True)
+class Student:
+    name: str | None = None
+    student_id: str | None = None
+
+
+def load_student(submission_dir: Path | str | None) -> Student:
+    """Name and ID from ``<submission>/student.toml``; an absent file gives an empty Student.
+
+    A present but malformed file raises :class:`ReportError` naming the file and the fix.
+    """
+    if submission_dir is None:
+        return Student()
+    path = Path(submission_dir) / STUDENT_FILE
+    if not path.is_file():
+        return Student()
+    example = 'write it as:\n  name = "Sara Ahmadi"\n  student_id = "40112345"'
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ReportError(f"{path} is not UTF-8 text; save it as UTF-8 ({example})") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ReportError(f"{path} is not valid TOML ({err}); {example}") from None
+    unknown = sorted(set(data) - {"name", "student_id"})
+    if unknown:
+        raise ReportError(f"{path} has unknown key(s) {', '.join(unknown)}: only name and student_id "
+                          f"are read; {example}")
+    values = {}
+    for key in ("name", "student_id"):
+        if key not in data:
+            raise ReportError(f"{path} lacks {key}; {example}")
+        value = data[key]
+        if isinstance(value, int) and not isinstance(value, bool) and key == "student_id":
+            value = str(value)
+        if not isinstance(value, str):
+            raise ReportError(f"{path}: {key} must be a quoted string, got {type(value).__name__} "
+                              f"{value!r}; {example}")
+        if not value.strip():
+            raise ReportError(f"{path}: {key} is empty; {example}")
+        values[key] = value.strip()
+    return Student(**values)
+
+
+def load_json(path: Path, *, task: str | None = None) -> dict | Missing:
+    """The JSON object in ``path``, or a :class:`Missing` naming what is wrong with it."""
+    path = Path(path)
+    if not path.is_file():
+        return Missing("missing_file", {"file": path.name, "dir": str(path.parent)})
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return Missing("bad_json", {"file": path.name, "detail": str(err)})
+    if not isinstance(data, dict):
+        return Missing("bad_json", {"file": path.name, "detail": f"top level is a {type(data).__name__}"})
+    if task is not None and data.get("task") != task:
+        return Missing("wrong_task", {"file": path.name, "expected": task, "found": data.get("task")})
+    return data
+
+
+def require(data: dict, file: str, *keys: str) -> Missing | None:
+    """A Missing for the first dotted key absent from ``data``, else None."""
+    for key in keys:
+        node = data
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node or node[part] is None:
+                return Missing("missing_key", {"file": file, "key": key})
+            node = node[part]
+    return None
+
+
+@dataclass
+class Results:
+    """The four results files of docs/CONTRACTS.md, each data or Missing."""
+
+    directory: Path
+    nli: dict[str, dict | Missing]
+    fraud: dict | Missing
+
+    @classmethod
+    def load(cls, directory: Path | str) -> "Results":
+        directory = Path(directory)
+        nli = {}
+        for mode in NLI_MODES:
+            data = load_json(directory / f"nli_{mode}.json", task="nli")
+            if data and data.get("mode") not in (None, mode):
+                data = Missing("wrong_task", {"file": f"nli_{mode}.json", "expected": f"nli/{mode}",
+                                              "found": f"nli/{data.get('mode')}"})
+            if data:
+                data = require(data, f"nli_{mode}.json", "trainable_params", "total_params",
+                               "accuracy", "macro_f1", "confusion_matrix") or data
+            nli[mode] = data
+        fraud = load_json(directory / "fraud.json", task="fraud")
+        return cls(directory, nli, fraud)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.fraud) or any(bool(v) for v in self.nli.values())
+
+    def profile(self) -> dict:
+        """The profile dict of the first available results file (they share one run)."""
+        for piece in (*self.nli.values(), self.fraud):
+            if piece and isinstance(piece.get("profile"), dict):
+                return piece["profile"]
+        return {}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check as the report shows it (from checks.json, or parsed back from results.json)."""
+
+    name: str
+    title_en: str
+    title_fa: str
+    points: float
+    earned: float
+    visibility: str
+    status: str
+    message_en: str = ""
+    message_fa: str = ""
+
+    @property
+    def task(self) -> str:
+        return self.name.split(".", 1)[0]
+
+
+_NAMED_TEST = re.compile(r"^(.*) \| (.*) \[([\w.\-]+)\]$", re.S)
+
+
+def _has_arabic(line: str) -> bool:
+    return any("\u0600" <= ch <= "\u06ff" for ch in line)
+
+
+def _split_output(output: str) -> tuple[str, str]:
+    """Gradescope ``output`` holds the English message, then the Persian one."""
+    lines = (output or "").splitlines()
+    for i, line in enumerate(lines):
+        if _has_arabic(line):
+            return "\n".join(lines[:i]).strip(), "\n".join(lines[i:]).strip()
+    return "\n".join(lines).strip(), ""
+
+
+def load_checks(path: Path | str | None) -> tuple[list[Check], Path | None]:
+    """Checks from ``checks.json`` (CheckResult records, preferred) or a Gradescope ``results.json``.
+
+    ``path`` may be either file or a folder holding them. Returns ([], None) when none is found.
+    """
+    if path is None:
+        return [], None
+    path = Path(path)
+    if path.is_dir():
+        for name in ("checks.json", "results.json"):
+            if (path / name).is_file():
+                path = path / name
+                break
+        else:
+            return [], None
+    if not path.is_file():
+        return [], None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ReportError(f"{path} is not valid JSON ({err}); re-run the checks to rewrite it") from None
+    records = data
+    if isinstance(data, dict):
+        records = data.get("checks", data.get("results", data.get("tests")))
+    if not isinstance(records, list):
+        raise ReportError(f"{path} holds no list of checks (expected a list, or 'checks' / 'tests')")
+    checks = []
+    for rec in records:
+        if not isinstance(rec, dict):
+            continue
+        if "max_score" in rec:    # Gradescope test entry
+            en, fa = _split_output(rec.get("output", ""))
+            score, max_score = float(rec.get("score") or 0), float(rec.get("max_score") or 0)
+            status = rec.get("status") or ("passed" if score >= max_score else "failed")
+            name = title_en = str(rec.get("name", ""))
+            title_fa = ""
+            named = _NAMED_TEST.match(name)
+            if named:           # grader/results/gradescope.py: "title_en | title_fa [id]"
+                title_en, title_fa, name = named.groups()
+            elif rec.get("number"):
+                name = str(rec["number"])
+            if status == "passed":
+                en, fa = "", ""      # the "Passed." boilerplate says nothing the status column does not
+            checks.append(Check(name=name, title_en=title_en, title_fa=title_fa, points=max_score, earned=score,
+                                visibility=rec.get("visibility", "visible"), status=status,
+                                message_en=en, message_fa=fa))
+        else:
+            checks.append(Check(name=str(rec.get("name", "")), title_en=rec.get("title_en", ""),
+                                title_fa=rec.get("title_fa", ""), points=float(rec.get("points", 0)),
+                                earned=float(rec.get("earned", 0)),
+                                visibility=rec.get("visibility", "visible"),
+                                status=rec.get("status", "failed"),
+                                message_en=rec.get("message_en", ""), message_fa=rec.get("message_fa", "")))
+    return checks, path
+
+
+def load_steps(artifacts_dir: Path) -> list[dict]:
+    """Step status records ``artifacts/steps/<ID>.json`` (GRADING.md), in name order."""
+    steps = []
+    folder = Path(artifacts_dir) / "steps"
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        data = load_json(path)
+        if data:
+            steps.append(data)
+    return steps

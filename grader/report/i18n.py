@@ -1,0 +1,213 @@
+"""Message catalogues and the small rules that make Persian text read right.
+
+One TOML catalogue per language (``i18n/en.toml``, ``i18n/fa.toml``) holds every
+sentence the report prints, so a translator edits one file and a test can prove
+both catalogues carry the same keys. Persian text follows the Unicode
+Bidirectional Algorithm (UAX #9): Latin runs (identifiers, formulas) are wrapped
+in ``<bdi dir="ltr">`` so they keep their order inside right-to-left text (UAX #9
+§6.3, isolates), and numbers use Persian digits with the Persian decimal and
+thousands separators (U+066B, U+066C) and percent sign (U+066A).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from markupsafe import Markup, escape
+
+from grader.errors import MizanError
+
+CATALOGUE_DIR = Path(__file__).resolve().parent / "i18n"
+LANGS = ("en", "fa")
+
+_FA_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+_FA_DECIMAL, _FA_THOUSANDS, _FA_PERCENT = "\u066b", "\u066c", "\u066a"
+
+# A Latin run: starts with a letter/underscore (or digits glued to letters, "1e-4", "2D"),
+# may hold spaces and code punctuation, ends on something that is not a space.
+_LAT = "A-Za-z_\u0370-\u03ff"                      # Latin and Greek letters (Δ_i, λ)
+_MID = _LAT + "0-9.\\-+=/()'\"\\[\\]<>*^,:|~ ·×−≤≥%\u06f0-\u06f9\u066b\u066c"
+_END = _LAT + "0-9)'\"\\]>*%\u06f0-\u06f9"
+_LATIN_RUN = re.compile(rf"(?:[{_LAT}]|\d+(?:\.\d+)?[{_LAT}])[{_MID}]*[{_END}]|[{_LAT}]")
+_NUMBER = re.compile(r"[-\u2212]?\d+(?:[.,]\d+)*%?")
+# A number standing alone inside a Latin run ("B = 0", "G = 47,520"), not part of a name
+# ("layer.3", "v2", "1e-4"): it is read as a number, so it gets Persian digits too.
+_RUN_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])(?<![eE][-+])\d+(?:[.,]\d+)*%?(?![A-Za-z0-9_]|[.,][A-Za-z0-9_])")
+_ARABIC = re.compile("[\u0600-\u06ff]")
+_CODE = re.compile(r"`([^`]+)`")
+
+
+class CatalogueError(MizanError):
+    """A catalogue file is missing, malformed, or lacks a key the report needs."""
+
+
+def _flatten(table: dict, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, full + "."))
+        elif isinstance(value, str):
+            out[full] = value
+        else:
+            raise CatalogueError(f"catalogue key {full!r} must be a string, got {type(value).__name__}")
+    return out
+
+
+@lru_cache(maxsize=None)
+def load_catalogue(lang: str, directory: Path = CATALOGUE_DIR) -> dict[str, str]:
+    """Flat ``{"section.key": text}`` for ``lang``, read from ``<directory>/<lang>.toml``."""
+    path = Path(directory) / f"{lang}.toml"
+    if not path.is_file():
+        raise CatalogueError(f"no catalogue for language {lang!r}: {path} does not exist")
+    try:
+        return _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
+    except tomllib.TOMLDecodeError as err:
+        raise CatalogueError(f"{path} is not valid TOML: {err}") from None
+
+
+def persian_digits(text: str) -> str:
+    """ASCII digits -> Persian digits; '.'/',' inside a number -> Persian separators."""
+    def one(match: re.Match) -> str:
+        s = match.group(0).replace("\u2212", "-")
+        sign = ""
+        if s.startswith("-"):
+            sign, s = "\u2212", s[1:]
+        s = s.replace(",", _FA_THOUSANDS).replace(".", _FA_DECIMAL).replace("%", _FA_PERCENT)
+        return sign + s.translate(_FA_DIGITS)
+    return _NUMBER.sub(one, text)
+
+
+def isolate_fa(text: str) -> Markup:
+    """Escape ``text`` for HTML inside a Persian block: Latin runs and `code` spans become
+    LTR isolates, every other number gets Persian digits."""
+    parts: list[str] = []
+    pos = 0
+    for code in _CODE.finditer(text):
+        parts.append(_isolate_plain(text[pos:code.start()]))
+        parts.append(f'<code dir="ltr">{escape(code.group(1))}</code>')
+        pos = code.end()
+    parts.append(_isolate_plain(text[pos:]))
+    return Markup("".join(parts))
+
+
+def _isolate_plain(text: str) -> str:
+    parts: list[str] = []
+    pos = 0
+    for run in _LATIN_RUN.finditer(text):
+        start, end = run.span()
+        # a run never ends on a bracket it did not open: "(lora)" isolates "lora"
+        while text[end - 1] in ")]" and end - start > 1 and \
+                text.count("(", start, end) + text.count("[", start, end) < \
+                text.count(")", start, end) + text.count("]", start, end):
+            end -= 1
+        if start < pos:
+            continue
+        parts.append(str(escape(persian_digits(text[pos:start]))))
+        run_text = _RUN_NUMBER.sub(lambda m: persian_digits(m.group(0)), text[start:end])
+        parts.append(f'<bdi dir="ltr">{escape(run_text)}</bdi>')
+        pos = end
+    parts.append(str(escape(persian_digits(text[pos:]))))
+    return "".join(parts)
+
+
+def markup_en(text: str) -> Markup:
+    """Escape English text; `code` spans become <code>, foreign-script runs stay isolated."""
+    parts: list[str] = []
+    pos = 0
+    for code in _CODE.finditer(text):
+        parts.append(str(escape(text[pos:code.start()])))
+        parts.append(f"<code>{escape(code.group(1))}</code>")
+        pos = code.end()
+    parts.append(str(escape(text[pos:])))
+    return Markup("".join(parts))
+
+
+@dataclass
+class Lang:
+    """Everything a template needs to write in one language: text, numbers, direction."""
+
+    code: str
+    catalogue: dict[str, str] = field(repr=False)
+
+    @classmethod
+    def get(cls, code: str) -> "Lang":
+        if code not in LANGS:
+            raise CatalogueError(f"unknown report language {code!r}: choose one of {', '.join(LANGS)}")
+        return cls(code, load_catalogue(code))
+
+    @property
+    def dir(self) -> str:
+        return "rtl" if self.code == "fa" else "ltr"
+
+    @property
+    def rtl(self) -> bool:
+        return self.code == "fa"
+
+    def raw(self, key: str, **values) -> str:
+        """The catalogue text for ``key`` with ``values`` filled in, as plain text."""
+        try:
+            text = self.catalogue[key]
+        except KeyError:
+            raise CatalogueError(f"catalogue {self.code}.toml has no key {key!r}; add it to both "
+                                 f"en.toml and fa.toml") from None
+        try:
+            return text.format(**values) if values else text
+        except (KeyError, IndexError) as err:
+            raise CatalogueError(f"catalogue {self.code}.toml key {key!r} uses placeholder {err} "
+                                 f"that the report does not supply") from None
+
+    def t(self, key: str, **values) -> Markup:
+        """The catalogue text for ``key`` as safe HTML in this language."""
+        return self.text(self.raw(key, **values))
+
+    def text(self, text: str | None) -> Markup:
+        """Free text (a check message, a file name) as safe HTML in this language."""
+        text = "" if text is None else str(text)
+        if self.rtl and text and not _ARABIC.search(text):
+            # a wholly English text (a check without a Persian title) stays English, digits included
+            return Markup(f'<span dir="ltr" lang="en" class="en-in-fa">{markup_en(text)}</span>')
+        return isolate_fa(text) if self.rtl else markup_en(text)
+
+    # Numbers: formatted here once, then localised, so tables and sentences agree.
+    def _loc(self, s: str) -> str | Markup:
+        if s.startswith("-"):
+            s = "\u2212" + s[1:]
+        if not self.rtl:
+            return s
+        s = persian_digits(s)
+        # a signed number is an LTR island in RTL text, or its sign drifts to the wrong side
+        return Markup(f'<bdi dir="ltr">{s}</bdi>') if s[:1] in "\u2212+" else s
+
+    def signed(self, value, digits: int = 3) -> str | Markup:
+        """Like :meth:`num` with an explicit '+' for positive values (differences)."""
+        if value is None:
+            return "—"
+        return self._loc(f"{float(value):+,.{digits}f}")
+
+    def num(self, value, digits: int = 3) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "—"
+        return self._loc(f"{float(value):,.{digits}f}")
+
+    def int(self, value) -> str:
+        if value is None:
+            return "—"
+        return self._loc(f"{int(round(float(value))):,}")
+
+    def pct(self, value, digits: int = 2) -> str:
+        """``value`` already in percent (e.g. 0.52 for 0.52 %)."""
+        if value is None:
+            return "—"
+        return self._loc(f"{float(value):,.{digits}f}%")
+
+    def score(self, value) -> str:
+        """Points: no trailing zeros (2, 1.5)."""
+        if value is None:
+            return "—"
+        return self._loc(f"{float(value):g}")

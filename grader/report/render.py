@@ -1,0 +1,302 @@
+"""Results JSON -> view model -> Jinja2 HTML -> WeasyPrint PDF.
+
+The view model (plain dicts) is built here so the templates only lay out; all
+numbers are localised by :class:`grader.report.i18n.Lang` at render time so the
+English and Persian tables show the same values. The HTML is written before
+the PDF, so a failed PDF render still leaves a readable page behind.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.report.data import (NLI_CLASSES, NLI_MODES, Check, Missing, ReportError, Results, Student,
+                                load_checks, load_steps, load_student, require)
+from grader.report.i18n import LANGS, Lang
+
+log = logging.getLogger("mizan.report")
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATES = REPO / "templates"
+FONT_FILE = "NotoSansArabic[wdth,wght].ttf"
+
+
+def persian_font() -> Path | None:
+    """The Noto Sans Arabic file shipped by the pinned PyPI package ``fontpkg-noto-sans-arabic``."""
+    try:
+        import fontpkg_noto_sans_arabic as pkg
+    except ImportError:
+        return None
+    path = Path(pkg.ROOT) / "files" / FONT_FILE
+    return path if path.is_file() else None
+
+
+def langs_for(lang: str) -> list[Lang]:
+    if lang == "both":
+        return [Lang.get(code) for code in LANGS]
+    if lang not in LANGS:
+        raise ReportError(f"unknown report language {lang!r}: use fa, en or both (REPORT_LANG=fa make report)")
+    return [Lang.get(lang)]
+
+
+# ---- dates --------------------------------------------------------------------------------------
+
+def dates(day: _dt.date, L: Lang) -> dict[str, str]:
+    """The day in the Gregorian and Solar Hijri calendars, written in ``L``'s words and digits."""
+    import jdatetime
+
+    j = jdatetime.date.fromgregorian(date=day)
+    g_months = L.raw("date.gregorian_months").split("|")
+    j_months = L.raw("date.hijri_months").split("|")
+    loc = L._loc
+    return {
+        "gregorian": L.raw("date.gregorian_format", day=loc(str(day.day)), month=g_months[day.month - 1],
+                           year=loc(str(day.year))),
+        "hijri": L.raw("date.hijri_format", day=loc(str(j.day)), month=j_months[j.month - 1],
+                       year=loc(str(j.year))),
+    }
+
+
+# ---- figures ------------------------------------------------------------------------------------
+
+@dataclass
+class Fig:
+    """A drawn figure: where it is (relative to the HTML), its number and caption key."""
+
+    src: str
+    n: int
+    caption: str
+
+
+class FigureSet:
+    """Draws figures into one folder and numbers them in the order the report shows them."""
+
+    def __init__(self, folder: Path, base: Path):
+        self.folder, self.base, self.count, self.paths = folder, base, 0, []
+
+    def add(self, func, data, name: str, caption: str, source: str):
+        from grader.report import figures
+
+        if isinstance(data, Missing):
+            return data
+        result = figures.draw(func, data, self.folder, name, source)
+        if isinstance(result, Missing):
+            log.warning("figure %s not drawn: %s", name, result.values.get("detail"))
+            return result
+        self.count += 1
+        self.paths.append(result)
+        return Fig(src=os.path.relpath(result, self.base).replace(os.sep, "/"), n=self.count, caption=caption)
+
+
+# ---- view model ---------------------------------------------------------------------------------
+
+def _first(*pieces) -> dict:
+    for piece in pieces:
+        if piece:
+            return piece
+    return {}
+
+
+def nli_view(results: Results, figs: FigureSet) -> dict:
+    nli = results.nli
+    if not any(nli.values()):
+        return {"available": False, "missing": [m for m in nli.values()]}
+    first = _first(*nli.values())
+    prof = first.get("profile", {}).get("nli", {})
+    info = {"model": first.get("model") or prof.get("model", "?"), "n_train": first.get("n_train", prof.get("n_train")),
+            "n_eval": first.get("n_eval", prof.get("n_eval")), "epochs": prof.get("epochs", len(first.get("history") or [])),
+            "r": prof.get("lora_r", 8), "alpha": prof.get("lora_alpha", 16)}
+    rows = []
+    for mode in NLI_MODES:
+        data = nli[mode]
+        if not data:
+            rows.append({"mode": mode, "missing": data})
+            continue
+        share = data.get("trainable_percent")
+        if share is None:
+            share = 100.0 * data["trainable_params"] / max(data["total_params"], 1)
+        per = []
+        for cls in NLI_CLASSES:
+            c = (data.get("per_class") or {}).get(cls)
+            per.append({"cls": cls, **c} if isinstance(c, dict) else {"cls": cls, "missing": True})
+        rows.append({"mode": mode, "trainable": data["trainable_params"], "total": data["total_params"],
+                     "share": share, "accuracy": data["accuracy"], "macro_f1": data["macro_f1"],
+                     "time": data.get("train_time_s"), "throughput": data.get("examples_per_s"), "per_class": per})
+    from grader.report import figures as F
+
+    source = "nli_<mode>.json"
+    return {
+        "available": True, "info": info, "rows": rows,
+        "missing": [m for m in nli.values() if isinstance(m, Missing)],
+        "fig_params": figs.add(F.fig_nli_params, nli, "nli_params", "nli.cap_params", source),
+        "fig_curves": figs.add(F.fig_nli_curves, nli, "nli_curves", "nli.cap_curves", source),
+        "fig_confusion": figs.add(F.fig_nli_confusion, nli, "nli_confusion", "nli.cap_confusion", source),
+    }
+
+
+LEAKY_ROWS = (("auprc", ("pr_auc",)), ("roc_auc", ("roc_auc",)), ("base_rate", ("base_rate",)),
+              ("precision_05", ("at_0.5", "precision")), ("recall_05", ("at_0.5", "recall")),
+              ("f1_05", ("at_0.5", "f1")), ("best_f1_value", ("best_f1", "f1")))
+
+
+def _dig(data, path):
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def fraud_view(results: Results, figs: FigureSet) -> dict:
+    fraud = results.fraud
+    if not fraud:
+        return {"available": False, "missing": [fraud]}
+    from grader.report import figures as F
+
+    src = "fraud.json"
+    prof = fraud.get("profile", {}).get("fraud", {})
+    ad = fraud.get("adasyn") or {}
+    view: dict = {"available": True, "missing": [],
+                  "info": {"test_size": prof.get("test_size", 0.2), "k": ad.get("k", prof.get("adasyn_k", 5)),
+                           "beta": ad.get("beta", prof.get("adasyn_beta", 1.0))}}
+    # class counts
+    counts = fraud.get("class_counts")
+    if isinstance(counts, dict):
+        view["counts"] = []
+        for key in ("original", "train_before", "train_after", "test"):
+            part = counts.get(key) or {}
+            n0, n1 = int(part.get("0", 0)), int(part.get("1", 0))
+            view["counts"].append({"part": key, "n0": n0, "n1": n1,
+                                   "rate": 100.0 * n1 / (n0 + n1) if n0 + n1 else None, "present": bool(part)})
+    else:
+        view["counts"] = require(fraud, src, "class_counts")
+    view["fig_counts"] = figs.add(F.fig_fraud_counts, fraud, "fraud_counts", "fraud.cap_hist", src)
+    # ADASYN
+    missing = require(fraud, src, "adasyn.r")
+    if missing:
+        view["adasyn"] = missing
+    else:
+        r = [float(x) for x in ad["r"]]
+        view["adasyn"] = {"d": ad.get("d"), "G": ad.get("G"), "m": len(r), "zero": sum(1 for x in r if x == 0)}
+    view["fig_r"] = figs.add(F.fig_adasyn_r, fraud, "adasyn_r", "fraud.cap_r", src)
+    view["fig_cnn"] = figs.add(F.fig_cnn_curves, fraud, "cnn_curves", "fraud.cap_cnn", src)
+    # evaluation of the correct pipeline
+    correct = fraud.get("correct")
+    missing = require(fraud, src, "correct.pr_auc", "correct.at_0.5", "correct.best_f1")
+    view["metrics"] = missing or [{"name": name, **correct[name]} for name in ("at_0.5", "best_f1")]
+    view["correct"] = correct if not missing else None
+    view["fig_pr"] = figs.add(F.fig_pr_curve, fraud, "pr_curve", "fraud.cap_pr", src)
+    view["fig_cm"] = figs.add(F.fig_fraud_confusion, fraud, "fraud_confusion", "fraud.cap_cm", src)
+    # leaky versus correct
+    leaky = fraud.get("leaky")
+    if correct and isinstance(leaky, dict):
+        rows = []
+        for key, path in LEAKY_ROWS:
+            c, lk = _dig(correct, path), _dig(leaky, path)
+            rows.append({"key": key, "correct": c, "leaky": lk,
+                         "diff": lk - c if isinstance(c, (int, float)) and isinstance(lk, (int, float)) else None})
+        view["leaky"] = {"rows": rows, "auprc": correct.get("pr_auc"), "leaky_auprc": leaky.get("pr_auc"),
+                         "base": correct.get("base_rate"), "leaky_base": leaky.get("base_rate")}
+    else:
+        view["leaky"] = None
+    view["times"] = fraud.get("times") if isinstance(fraud.get("times"), dict) else None
+    return view
+
+
+def checks_view(checks: list[Check], source: Path | None) -> dict:
+    groups: dict[str, list[Check]] = {}
+    for c in checks:
+        groups.setdefault(c.task, []).append(c)
+    earned, total = sum(c.earned for c in checks), sum(c.points for c in checks)
+    return {"checks": checks, "source": source.name if source else None, "earned": earned, "max": total,
+            "n": len(checks), "passed": sum(1 for c in checks if c.status == "passed"),
+            "failed": [c for c in checks if c.status != "passed"],
+            "has_messages": any(c.message_en or c.message_fa for c in checks)}
+
+
+# ---- HTML and PDF -------------------------------------------------------------------------------
+
+def _env():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "j2"]),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals["is_missing"] = lambda x: isinstance(x, Missing)
+    env.globals["is_fig"] = lambda x: isinstance(x, Fig)
+    return env
+
+
+def render_html(template: str, context: dict, *, font_url: str | None = None) -> str:
+    """The page as HTML text; ``font_url`` overrides the Persian font's URL (goldens use a fixed one)."""
+    font = persian_font()
+    if font_url is None:
+        font_url = font.as_uri() if font else ""
+        if not font:
+            log.warning("fontpkg-noto-sans-arabic is not installed; Persian falls back to DejaVu Sans")
+    css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    return _env().get_template(template).render(css=css, font_url=font_url, **context)
+
+
+def write_pdf(html: str, base: Path, out_pdf: Path) -> Path:
+    from weasyprint import HTML
+
+    for name in ("fontTools", "weasyprint"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    out_pdf.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_pdf.with_name(out_pdf.name + ".part")
+    HTML(string=html, base_url=str(base)).write_pdf(tmp)
+    tmp.replace(out_pdf)
+    return out_pdf
+
+
+def _profile_summary(results: Results) -> dict:
+    prof = results.profile()
+    return {"name": prof.get("name"), "nli_model": (prof.get("nli") or {}).get("model")}
+
+
+def report_context(results_dir: Path | str, *, checks=None, student=None, lang: str = "both",
+                   out_dir: Path, today: _dt.date | None = None) -> dict:
+    """Everything ``templates/report.html.j2`` needs; draws the figures into ``out_dir/figures``."""
+    results = Results.load(results_dir)
+    if isinstance(student, (str, Path)):
+        student = load_student(student)
+    student = student or Student()
+    if checks is None or isinstance(checks, (str, Path)):
+        checks, source = load_checks(checks if checks is not None else results_dir)
+    else:
+        checks, source = list(checks), None
+    langs = langs_for(lang)
+    today = today or _dt.date.today()
+    figs = FigureSet(out_dir / "figures", out_dir)
+    return {
+        "langs": langs, "lang": lang, "student": student, "results_dir": str(results_dir),
+        "dates": {L.code: dates(today, L) for L in langs}, "profile": _profile_summary(results),
+        "nli": nli_view(results, figs), "fraud": fraud_view(results, figs),
+        "checks": checks_view(checks, source), "n_figures": figs.count, "figure_paths": figs.paths,
+    }
+
+
+def build_report(results_dir: Path | str, *, checks=None, student=None, lang: str = "both",
+                 out_pdf: Path | str, today: _dt.date | None = None) -> Path:
+    """Write the student's report PDF (and ``<name>.html`` and ``figures/`` beside it).
+
+    ``results_dir`` holds the results JSON of docs/CONTRACTS.md; ``checks`` is a checks.json /
+    results.json path, a folder holding one, a list of :class:`Check`, or None (look in
+    ``results_dir``); ``student`` is a :class:`Student`, a submission folder with
+    ``student.toml``, or None.
+    """
+    start = time.perf_counter()
+    out_pdf = Path(out_pdf)
+    out_dir = out_pdf.parent
+    ctx = report_context(results_dir, checks=checks, student=student, lang=lang, out_dir=out_dir, today=today)
+    html = render_html("report.html.j2", ctx)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out_pdf.with_suffix(".html").write_text(html, encoding="utf-8")
+    write_pdf(html, out_dir, out_pdf)
+    log.info("report %s written in %.1f s", out_pdf, time.perf_counter() - start)
+    return out_pdf
