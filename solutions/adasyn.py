@@ -18,6 +18,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.neighbors import NearestNeighbors
 
+_BLOCK = 32_768  # synthetic rows written per block (8 MB of float64 for 30 features)
+
 
 class ADASYN(BaseEstimator):
     """Adaptive synthetic oversampling of the minority class.
@@ -198,10 +200,19 @@ class ADASYN(BaseEstimator):
         parent = np.repeat(np.arange(m_s), self.g_)
         zi = partners[parent, rng.integers(0, k, size=n_new)]
         lam = rng.random((n_new, 1))
-        X_new = X_min[parent]
-        X_new += lam * (X_min[zi] - X_new)
+        # Written in place into the output, in blocks: X_res is the only large allocation.
+        X_res = np.empty((len(X) + n_new, X.shape[1]))
+        X_res[:len(X)] = X
+        X_new = X_res[len(X):]
+        for start in range(0, n_new, _BLOCK):
+            block = slice(start, start + _BLOCK)
+            out = X_new[block]
+            np.take(X_min, parent[block], axis=0, out=out)
+            step = X_min[zi[block]]
+            step -= out
+            step *= lam[block]
+            out += step
 
-        X_res = np.concatenate([X, X_new])
         y_res = np.concatenate([y, np.full(n_new, self.minority_label_, dtype=y.dtype)])
         return X_res, y_res
 

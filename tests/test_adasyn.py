@@ -271,3 +271,13 @@ def test_duplicates_do_not_count_the_sample_as_its_own_neighbour():
     ada.fit_resample(X, y)
     # 5.0 -> the other 5.0 (minority): r = 0, twice; 8.0 -> 7.0 or 9.0 (majority): r = 1.
     assert ada.r_.tolist() == [0.0, 0.0, 1.0]
+
+
+def test_blockwise_synthesis_equals_one_block(monkeypatch):
+    import solutions.adasyn as module
+
+    X, y = _blobs(13)
+    whole, _ = ADASYN(random_state=5).fit_resample(X, y)
+    monkeypatch.setattr(module, "_BLOCK", 7)  # 180 synthetic rows in 26 blocks
+    blocks, _ = ADASYN(random_state=5).fit_resample(X, y)
+    assert len(whole) == 400 and np.array_equal(blocks, whole)
