@@ -55,7 +55,9 @@ def _validate_entry(check_id: str, table, task: str, source: str) -> RubricEntry
                           f"got {type(table).__name__} (quote dotted ids: [\"nli.x\"])")
     missing = sorted(_KEYS - set(table))
     if missing:
-        raise RubricError(f"{where}: missing {', '.join(missing)}")
+        hint = (" (a dotted id must be quoted: [\"nli.x\"], not [nli.x])"
+                if table and all(isinstance(v, dict) for v in table.values()) else "")
+        raise RubricError(f"{where}: missing {', '.join(missing)}{hint}")
     unknown = sorted(set(table) - _KEYS)
     if unknown:
         raise RubricError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_KEYS))}")

@@ -345,7 +345,8 @@ def run_checks(artifacts: Path | str, heldback: Path | str, profile: Profile | s
                                                          visible_only=visible_only, tasks=tasks,
                                                          checks_dir=checks_dir, rubric_dir=rubric_dir)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update({"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+    # Only our plugin: no third-party pytest plugins found through entry points.
+    env.update({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                 "TF_CPP_MIN_LOG_LEVEL": "3", "TOKENIZERS_PARALLELISM": "false", "PYTHONDONTWRITEBYTECODE": "1"})
     out = open(log_path, "a", encoding="utf-8") if log_path else open(os.devnull, "w")
     with out:

@@ -211,7 +211,8 @@ def _drop_capabilities() -> None:
            "capset")
 
 
-def _preexec(limits: Limits, plan: FsPlan | None, user: tuple[int, int] | None, as_root_nocaps: bool):
+def _preexec(limits: Limits, plan: FsPlan | None, user: tuple[int, int] | None, as_root_nocaps: bool,
+             cwd: str | None = None):
     def setup() -> None:
         # Runs in the child after fork (a new session already): namespaces need root, so they come
         # before the uid drop; rlimits last so that set-up itself is not limited.
@@ -219,6 +220,8 @@ def _preexec(limits: Limits, plan: FsPlan | None, user: tuple[int, int] | None, 
             _check(_libc().unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
         if plan is not None:
             _apply_fs_plan(plan)
+            if cwd:
+                os.chdir(cwd)     # Popen changed directory before the mounts: re-enter the writable bind
         for res, value in (
             (resource.RLIMIT_AS, limits.address_space_mb and limits.address_space_mb * MiB),
             (resource.RLIMIT_CPU, int(limits.effective_cpu_s())),
@@ -227,7 +230,9 @@ def _preexec(limits: Limits, plan: FsPlan | None, user: tuple[int, int] | None, 
             (resource.RLIMIT_CORE, 0),
         ):
             if value is not None:
-                resource.setrlimit(res, (value, value))
+                # CPU: SIGXCPU at the soft limit (reported as a timeout), SIGKILL 5 s later.
+                hard = value + 5 if res == resource.RLIMIT_CPU else value
+                resource.setrlimit(res, (value, hard))
         if user is not None:
             os.setgroups([])
             os.setgid(user[1])
@@ -385,7 +390,8 @@ def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits
         try:
             proc = subprocess.Popen(argv, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                    preexec_fn=_preexec(lim, plan, user, as_root_nocaps), close_fds=True)
+                                    preexec_fn=_preexec(lim, plan, user, as_root_nocaps, str(cwd)),
+                                    close_fds=True)
         except (OSError, subprocess.SubprocessError) as err:
             msg = f"could not start the sandboxed process: {err}"
             log.write(f"[sandbox] {msg}\n".encode())

@@ -1,0 +1,25 @@
+"""HOSTILE: count_parameters returns objects whose __eq__ always answers True."""
+
+
+class Anything(int):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = int.__hash__
+
+
+class Whatever:
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+
+def count_parameters(model):
+    return Whatever(), Whatever()

@@ -1,0 +1,32 @@
+"""HOSTILE: opens network connections (a local listener and the internet), then answers honestly"""
+
+import numpy as np
+import os
+import socket
+
+class ADASYN:
+    def __init__(self, *, beta=1.0, k=5, d_threshold=0.75, random_state=None):
+        self.beta, self.k, self.d_threshold, self.random_state = beta, k, d_threshold, random_state
+
+    def fit_resample(self, X, y):
+        port = int(os.environ.get("MIZAN_TEST_PORT", "47113"))
+        for host in ("127.0.0.1", "1.1.1.1", "pypi.org"):
+            try:
+                with socket.create_connection((host, port if host == "127.0.0.1" else 443), timeout=2) as s:
+                    s.sendall(b"LEAK")
+            except OSError:
+                pass
+        for p in range(47100, 47130):
+            try:
+                with socket.create_connection(("127.0.0.1", p), timeout=0.2) as s:
+                    s.sendall(b"LEAK")
+            except OSError:
+                pass
+        X, y = np.asarray(X, dtype=float), np.asarray(y)
+        minority = X[y == 1]
+        rng = np.random.default_rng(self.random_state)
+        G = int(((y == 0).sum() - (y == 1).sum()) * self.beta)
+        pick = rng.integers(0, len(minority), size=(G, 2))
+        lam = rng.random((G, 1))
+        synthetic = minority[pick[:, 0]] + lam * (minority[pick[:, 1]] - minority[pick[:, 0]])
+        return np.vstack([X, synthetic]), np.concatenate([y, np.ones(G, dtype=y.dtype)])

@@ -1,0 +1,28 @@
+"""HOSTILE: os._exit(0) inside fit_resample, after forging the step's status file"""
+
+import numpy as np
+import json
+import os
+import glob
+
+class ADASYN:
+    def __init__(self, *, beta=1.0, k=5, d_threshold=0.75, random_state=None):
+        self.beta, self.k, self.d_threshold, self.random_state = beta, k, d_threshold, random_state
+
+    def fit_resample(self, X, y):
+        for d in glob.glob(os.path.join(os.getcwd(), "..", "out")) + [os.environ.get("HOME", ".")]:
+            try:
+                os.makedirs(os.path.join(d, "steps"), exist_ok=True)
+                with open(os.path.join(d, "steps", "demo.adasyn.json"), "w") as fh:
+                    json.dump({"step": "demo.adasyn", "status": "ok"}, fh)
+            except OSError:
+                pass
+        os._exit(0)
+        X, y = np.asarray(X, dtype=float), np.asarray(y)
+        minority = X[y == 1]
+        rng = np.random.default_rng(self.random_state)
+        G = int(((y == 0).sum() - (y == 1).sum()) * self.beta)
+        pick = rng.integers(0, len(minority), size=(G, 2))
+        lam = rng.random((G, 1))
+        synthetic = minority[pick[:, 0]] + lam * (minority[pick[:, 1]] - minority[pick[:, 0]])
+        return np.vstack([X, synthetic]), np.concatenate([y, np.ones(G, dtype=y.dtype)])

@@ -1,0 +1,136 @@
+"""The check plugin and the rubric: validation errors name the file and the id; outcomes are scored."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.rubric import RubricError, load_rubric
+from grader.run.orchestrate import run_checks
+from tests.mizan_demo import CHECKS_DIR, RUBRIC_DIR, prepare_demo_inputs
+
+GOOD = """["t.one"]
+points = 2
+visibility = "visible"
+title_en = "One"
+title_fa = "یک"
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    (GOOD.replace("points = 2", "points = 0"), "t.toml ['t.one']: points must be a positive number, got 0"),
+    (GOOD.replace("points = 2", 'points = "2"'), "t.toml ['t.one']: points must be a positive number, got '2'"),
+    (GOOD.replace('"visible"', '"public"'), "visibility must be 'visible' or 'hidden', got 'public'"),
+    (GOOD.replace('title_fa = "یک"\n', ""), "t.toml ['t.one']: missing title_fa"),
+    (GOOD + "weight = 3\n", "unknown key(s) weight"),
+    (GOOD.replace('["t.one"]', "[t.one]"), "t.toml ['t']: missing points, title_en, title_fa, visibility "
+                                           "(a dotted id must be quoted"),
+    ("[x\n", "t.toml: not valid TOML"),
+])
+def test_rubric_errors_name_the_file_and_the_id(tmp_path, text, message):
+    write(tmp_path / "t.toml", text)
+    with pytest.raises(RubricError) as err:
+        load_rubric(tmp_path)
+    assert message in str(err.value)
+
+
+def test_rubric_id_defined_twice_names_both_files(tmp_path):
+    write(tmp_path / "a.toml", GOOD)
+    write(tmp_path / "b.toml", GOOD)
+    with pytest.raises(RubricError, match=r"b.toml \['t.one'\]: id already defined in .*a.toml"):
+        load_rubric(tmp_path)
+
+
+def test_rubric_task_is_the_file_stem_and_tasks_filter(tmp_path):
+    write(tmp_path / "nli.toml", GOOD.replace("t.one", "nli.one"))
+    write(tmp_path / "fraud.toml", GOOD.replace("t.one", "adasyn.one").replace("points = 2", "points = 1.5"))
+    entries = load_rubric(tmp_path)
+    assert [(e.id, e.task, e.points) for e in entries] == [("adasyn.one", "fraud", 1.5), ("nli.one", "nli", 2.0)]
+    assert [e.id for e in load_rubric(tmp_path, tasks=("nli",))] == ["nli.one"]
+
+
+@pytest.fixture()
+def artifacts(tmp_path):
+    """Artifacts as the run phase leaves them for an honest demo submission."""
+    import numpy as np
+
+    inputs, heldback = prepare_demo_inputs(tmp_path / "in", tmp_path / "hb")
+    art = tmp_path / "art"
+    write(art / "steps" / "demo.count.json", json.dumps({"step": "demo.count", "status": "ok"}))
+    write(art / "steps" / "demo.adasyn.json", json.dumps({"step": "demo.adasyn", "status": "ok"}))
+    write(art / "demo" / "count.json", json.dumps({"trainable": 22, "total": 26}))
+    X = np.arange(24, dtype=float).reshape(12, 2)
+    np.savez(art / "demo" / "adasyn.npz", X_res=np.vstack([X, X[-3:]]), y_res=np.r_[np.zeros(9), np.ones(6)])
+    write(art / "manifest.json", json.dumps({"demo/count.json": "demo.count", "demo/adasyn.npz": "demo.adasyn"}))
+    return art, heldback
+
+
+def run(art, hb, tmp_path, **kw):
+    kw.setdefault("checks_dir", CHECKS_DIR)
+    kw.setdefault("rubric_dir", RUBRIC_DIR)
+    return run_checks(art, hb, "smoke", tmp_path / "checks.json", log_path=tmp_path / "log.txt", **kw)
+
+
+def test_plugin_scores_each_check_and_honours_visible_only(artifacts, tmp_path):
+    art, hb = artifacts
+    full = run(art, hb, tmp_path)
+    assert [(c["name"], c["earned"], c["status"]) for c in full["checks"]] == [
+        ("demo.count", 2.0, "passed"), ("demo.adasyn_originals", 3.0, "passed")]
+    visible = run(art, hb, tmp_path, visible_only=True)
+    assert [c["name"] for c in visible["checks"]] == ["demo.count"]
+    assert run(art, hb, tmp_path, tasks=("nli",))["checks"] == []
+
+
+def test_a_failed_step_and_a_foreign_artifact_fail_with_bilingual_messages(artifacts, tmp_path):
+    art, hb = artifacts
+    write(art / "steps" / "demo.count.json", json.dumps({"step": "demo.count", "status": "error",
+                                                         "error_type": "NotImplementedError",
+                                                         "where": "nli.count_parameters (line 3)"}))
+    write(art / "manifest.json", json.dumps({"demo/count.json": "demo.count", "demo/adasyn.npz": "demo.count"}))
+    checks = {c["name"]: c for c in run(art, hb, tmp_path)["checks"]}
+    assert checks["demo.count"]["message_en"] == ("nli.count_parameters (line 3) is not implemented yet "
+                                                  "(it raised NotImplementedError).")
+    assert "هنوز پیاده‌سازی نشده" in checks["demo.count"]["message_fa"]
+    assert checks["demo.adasyn_originals"]["message_en"] == (
+        "The artifact demo/adasyn.npz was not written by step demo.adasyn (found: 'demo.count').")
+
+
+def test_unknown_check_id_and_orphan_rubric_entry_are_reported_by_name(artifacts, tmp_path):
+    art, hb = artifacts
+    checks = tmp_path / "checks"
+    shutil.copytree(CHECKS_DIR, checks)
+    text = (checks / "demo_checks.py").read_text().replace('check("demo.count")', 'check("demo.cuont")')
+    write(checks / "demo_checks.py", text)
+    assert run(art, hb, tmp_path, checks_dir=checks) is None
+    log = (tmp_path / "log.txt").read_text()
+    assert "demo_checks.py::test_count: check id 'demo.cuont' is not in the rubric" in log
+
+    rubric = tmp_path / "rubric"
+    write(rubric / "demo.toml", (RUBRIC_DIR / "demo.toml").read_text() + GOOD.replace("t.one", "demo.extra"))
+    assert run(art, hb, tmp_path, rubric_dir=rubric) is None
+    assert "demo.toml ['demo.extra']: no check has this id" in (tmp_path / "log.txt").read_text()
+
+
+def test_a_check_module_that_cannot_import_costs_only_its_own_checks(artifacts, tmp_path):
+    art, hb = artifacts
+    checks = tmp_path / "checks"
+    shutil.copytree(CHECKS_DIR, checks)
+    text = (checks / "demo_checks.py").read_text()
+    head, tail = text.split('@pytest.mark.check("demo.adasyn_originals")')
+    write(checks / "demo_checks.py", head)
+    write(checks / "demo_broken.py", "import numpy as np\nimport pytest\nfrom grader.checks.support import fail\n"
+                                     "import no_such_module_anywhere\n\n"
+                                     '@pytest.mark.check("demo.adasyn_originals")' + tail)
+    result = run(art, hb, tmp_path, checks_dir=checks)
+    by_name = {c["name"]: c for c in result["checks"]}
+    assert by_name["demo.count"]["earned"] == 2.0
+    assert by_name["demo.adasyn_originals"]["status"] == "error"
+    assert "grader itself failed" in by_name["demo.adasyn_originals"]["message_en"]
+    assert any("demo_broken.py" in e for e in result["collection_errors"])
