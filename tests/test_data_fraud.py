@@ -228,7 +228,7 @@ def test_no_positive_class(tmp_path):
 def test_missing_values_are_reported(tmp_path, cell):
     rows = _rows()
     rows[4][29] = cell  # Amount
-    with pytest.raises(DataError, match=r"column 'Amount' has 1 (missing|NaN) value"):
+    with pytest.raises(DataError, match=r"column 'Amount' has 1 missing or NaN value\(s\) \(first at data row 5\)"):
         load_creditcard(_write_real_format(tmp_path / "c.csv", rows))
 
 
@@ -245,3 +245,23 @@ def test_load_fraud_frame_dispatches_on_source(tmp_path):
     path = _write_real_format(tmp_path / "creditcard.csv", _rows())
     from_csv = load_fraud_frame(FraudConfig(source="csv", data_path=str(path)))
     assert from_csv.shape == (6, 31)
+
+
+def test_boolean_column_is_not_numeric(tmp_path):
+    rows = _rows()
+    for i, row in enumerate(rows):
+        row[7] = "True" if i % 2 else "False"  # V7
+    with pytest.raises(DataError, match=r"column 'V7' is not numeric \(it holds True/False\)"):
+        load_creditcard(_write_real_format(tmp_path / "c.csv", rows))
+
+
+def test_infinite_values_are_reported(tmp_path):
+    rows = _rows()
+    rows[2][0] = "inf"
+    with pytest.raises(DataError, match=r"column 'Time' holds infinite values"):
+        load_creditcard(_write_real_format(tmp_path / "c.csv", rows))
+
+
+def test_load_fraud_frame_takes_a_whole_profile_too():
+    frame = load_fraud_frame(PROFILES["smoke"])
+    assert frame.shape == (3000, 31)

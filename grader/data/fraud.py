@@ -27,7 +27,7 @@ from grader.errors import DataError
 if TYPE_CHECKING:  # pandas is imported lazily: grader.cli must start instantly
     import pandas as pd
 
-    from grader.profiles import FraudConfig
+    from grader.profiles import FraudConfig, Profile
 
 N_COMPONENTS = 28
 FEATURES: list[str] = ["Time", *(f"V{j}" for j in range(1, N_COMPONENTS + 1)), "Amount"]
@@ -168,7 +168,7 @@ def load_creditcard(path: str | os.PathLike) -> "pd.DataFrame":
             "and pass its path with --data, or use a profile with generated data (smoke, cpu)."
         )
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(path, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise DataError(f"{where}: the file is empty; expected a header {COLUMNS[0]!r}..{LABEL!r}") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
@@ -186,28 +186,29 @@ def load_creditcard(path: str | os.PathLike) -> "pd.DataFrame":
 
     out = {}
     for name in COLUMNS:
-        text = frame[name].str.strip().str.strip('"')
-        empty = text == ""
-        if empty.any():
+        column = frame[name]
+        if pd.api.types.is_bool_dtype(column):
+            raise DataError(f"{where}: column {name!r} is not numeric (it holds True/False)")
+        if not pd.api.types.is_numeric_dtype(column):
+            # pandas kept text in it: name the first cell that is not a number
+            numbers = pd.to_numeric(column, errors="coerce")
+            bad = (numbers.isna() & column.notna()).to_numpy()
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise DataError(
+                    f"{where}: column {name!r} is not numeric (data row {row + 1} holds {column.iloc[row]!r})"
+                )
+            column = numbers
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        nan = np.isnan(values)
+        if nan.any():
             raise DataError(
-                f"{where}: column {name!r} has {int(empty.sum())} missing value(s) "
-                f"(first at data row {int(np.flatnonzero(empty.to_numpy())[0]) + 1}); fill or drop those rows"
+                f"{where}: column {name!r} has {int(nan.sum())} missing or NaN value(s) "
+                f"(first at data row {int(np.flatnonzero(nan)[0]) + 1}); fill or drop those rows"
             )
-        values = pd.to_numeric(text, errors="coerce")
-        bad = values.isna().to_numpy() & ~text.str.lower().isin(["nan", "na", "null", "none"]).to_numpy()
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise DataError(
-                f"{where}: column {name!r} is not numeric (data row {row + 1} holds {text.iloc[row]!r})"
-            )
-        if values.isna().any():
-            raise DataError(
-                f"{where}: column {name!r} has {int(values.isna().sum())} NaN value(s); "
-                "fill or drop those rows"
-            )
-        out[name] = values.to_numpy(dtype=np.float64)
-        if not np.isfinite(out[name]).all():
+        if not np.isfinite(values).all():
             raise DataError(f"{where}: column {name!r} holds infinite values")
+        out[name] = values
 
     label = out[LABEL]
     not_binary = sorted(set(np.unique(label).tolist()) - {0.0, 1.0})
@@ -222,8 +223,12 @@ def load_creditcard(path: str | os.PathLike) -> "pd.DataFrame":
     return pd.DataFrame(out, columns=COLUMNS)
 
 
-def load_fraud_frame(fraud_cfg: "FraudConfig") -> "pd.DataFrame":
-    """The frame a profile's fraud section names: generated (seeded) or ``creditcard.csv``."""
+def load_fraud_frame(fraud_cfg: "FraudConfig | Profile") -> "pd.DataFrame":
+    """The frame a profile's fraud section names: generated (seeded) or ``creditcard.csv``.
+
+    Takes the ``FraudConfig`` or the whole ``Profile`` (its ``fraud`` section is used).
+    """
+    fraud_cfg = getattr(fraud_cfg, "fraud", fraud_cfg)
     if fraud_cfg.source == "generated":
         return generate_creditcard(fraud_cfg.n_rows, fraud_cfg.n_fraud, fraud_cfg.seed)
     if fraud_cfg.source == "csv":
