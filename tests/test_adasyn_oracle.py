@@ -64,6 +64,11 @@ def test_self_is_excluded_even_with_duplicates():
     assert majority_ratios(X3, y3, k=2).tolist() == [0.0, 0.0, 0.0]
 
 
+def test_k_must_leave_a_neighbour():
+    with pytest.raises(ValueError, match=r"k=14 must be in \[1, n_samples - 1\] = \[1, 13\]"):
+        majority_ratios(HAND_X, HAND_Y, k=14)
+
+
 def test_sum_r_zero_is_an_error():
     X = np.array([0.0, 0.1, 0.2, 10.0, 10.1, 10.2, 10.3, 10.4]).reshape(-1, 1)
     y = np.array([1, 1, 1, 0, 0, 0, 0, 0])

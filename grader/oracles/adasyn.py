@@ -66,6 +66,8 @@ def majority_ratios(X, y, k: int, minority_label=None) -> np.ndarray:
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
+    if not 1 <= k < len(X):
+        raise ValueError(f"k={k} must be in [1, n_samples - 1] = [1, {len(X) - 1}]")
     if minority_label is None:
         minority_label = adasyn_amount(y)[2]
     idx = np.flatnonzero(y == minority_label)
@@ -222,9 +224,13 @@ def segment_parents(X_min, synthetic, k: int | None = None, *, neighbours=None,
         j = np.tile(np.arange(kk), row.size // kk)
         b = neighbours[a, j]
         defect = dist[row, a] + dist[row, b] - length[a, j]
-        order = np.lexsort((defect, row))
-        row, a, j, b = row[order], a[order], j[order], b[order]
-        rows_any, first = np.unique(row, return_index=True)
+        # np.nonzero lists candidates row by row, so each row's block is contiguous.
+        start_idx = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+        rows_any = row[start_idx]
+        row_min = np.minimum.reduceat(defect, start_idx)
+        is_min = defect == np.repeat(row_min, np.diff(np.append(start_idx, row.size)))
+        minima = np.flatnonzero(is_min)
+        first = minima[np.searchsorted(minima, start_idx)]  # each row's best-ranked candidate
         # Exact test of each row's best-ranked segment ...
         lam, resid = _project(s[rows_any], X_min[a[first]], X_min[b[first]])
         ok = (resid <= atol + rtol * seg_scale[a[first], j[first]]) & (lam >= -rtol) & (lam <= 1 + rtol)
