@@ -1,0 +1,294 @@
+"""``make dist``: the student bundle and the Gradescope autograder zip.
+
+The student bundle carries what a student needs to run the *visible* checks
+and build a report on a laptop, and nothing that gives away a grade: no
+reference solution, no hidden check, no hidden threshold, no rubric entry of a
+hidden check. The Gradescope zip carries the whole trusted grader; Gradescope
+then runs every submission in a container of its own, which is how a course
+that outgrows one machine scales.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import stat
+import zipfile
+from pathlib import Path
+
+from grader.errors import MizanError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Modules of grader/ that never travel to students: they hold hidden checks'
+# logic or thresholds, or tooling students do not need.
+STUDENT_EXCLUDED_MODULES = {"dist.py", "batch.py", "summary.py"}
+SKIP_NAMES = {"__pycache__", ".pytest_cache"}
+
+STUDENT_MAKEFILE = """\
+# Student bundle: `make check` runs the visible checks on ./submission, `make report` writes report.pdf.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SUBMISSION ?= .
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TF_CPP_MIN_LOG_LEVEL := 3
+
+.PHONY: check report
+$(STAMP): requirements.txt
+\t@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+\t@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+\t@touch $(STAMP)
+
+check: $(STAMP)
+\t$(PY) -m grader check --submission $(SUBMISSION)
+
+report: $(STAMP)
+\t$(PY) -m grader report --submission $(SUBMISSION)
+"""
+
+STUDENT_PYTEST_INI = """\
+[pytest]
+testpaths = visible_checks.py
+addopts = -ra -p no:cacheprovider
+"""
+
+SETUP_SH = """\
+#!/usr/bin/env bash
+# Gradescope build step: Python 3.11 and the pinned dependencies (torch==2.13.0 CPU among them).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+if ! command -v python3.11 >/dev/null 2>&1; then
+  apt-get install -y -qq software-properties-common
+  add-apt-repository -y ppa:deadsnakes/ppa
+  apt-get update -qq
+  apt-get install -y -qq python3.11 python3.11-venv
+fi
+apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libfribidi0 fonts-dejavu-core
+cd /autograder/source
+python3.11 -m venv .venv
+.venv/bin/pip install --quiet -r requirements.txt --extra-index-url https://download.pytorch.org/whl/cpu
+"""
+
+RUN_AUTOGRADER = """\
+#!/usr/bin/env bash
+# Gradescope entry point: grade /autograder/submission with both phases and write
+# /autograder/results/results.json. AUTOGRADER_ROOT moves the root for local tests.
+set -u
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+SOURCE="${MIZAN_SOURCE:-$ROOT/source}"
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=3
+mkdir -p "$ROOT/results"
+cd "$SOURCE" || exit 1
+PY="${MIZAN_PYTHON:-$SOURCE/.venv/bin/python}"
+exec "$PY" -m grader gradescope --root "$ROOT" --profile "${MIZAN_PROFILE:-cpu}"
+"""
+
+
+def _copytree(src: Path, dst: Path, *, skip_files: set[str] = frozenset()) -> None:
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        return {n for n in names if n in SKIP_NAMES or n in skip_files or n.endswith(".pyc")}
+    shutil.copytree(src, dst, ignore=ignore, dirs_exist_ok=True)
+
+
+def _executable(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def hidden_check_ids() -> set[str]:
+    """Ids of the rubric's hidden checks (read from grader/rubric/*.toml)."""
+    from grader.rubric import load_rubric
+
+    return {entry.id for entry in load_rubric() if entry.visibility == "hidden"}
+
+
+def _check_ids_in(tree: ast.AST) -> set[str]:
+    """Check ids named by ``@pytest.mark.check("...")`` anywhere in a module."""
+    ids = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "check" and node.args
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            ids.add(node.args[0].value)
+    return ids
+
+
+def _strip_rubric(src: Path, dst: Path, hidden: set[str]) -> None:
+    """Copy a rubric TOML without the tables of hidden checks."""
+    import tomllib
+
+    data = tomllib.loads(src.read_text(encoding="utf-8"))
+    lines = [f"# Visible checks of {src.name}; hidden checks are graded by the instructor only.\n"]
+    for cid, entry in data.items():
+        if cid in hidden:
+            continue
+        lines.append(f'\n["{cid}"]\n')
+        for key, value in entry.items():
+            if isinstance(value, str):
+                escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+                lines.append(f'{key} = "{escaped}"\n')
+            elif isinstance(value, bool):
+                lines.append(f"{key} = {'true' if value else 'false'}\n")
+            else:
+                lines.append(f"{key} = {value}\n")
+    dst.write_text("".join(lines), encoding="utf-8")
+
+
+def _checks_imported(tree: ast.AST) -> set[str]:
+    """Names of sibling modules in grader/checks that a module imports."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.startswith("grader.checks."):
+                names.add(node.module.split(".")[2])
+            elif node.module == "grader.checks":
+                names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(a.name.split(".")[2] for a in node.names if a.name.startswith("grader.checks."))
+    return names
+
+
+def _drop_hidden_check_modules(checks: Path, hidden: set[str]) -> None:
+    """Remove check modules that define hidden checks, then helpers only they used.
+
+    A module that defines any hidden check stays behind whole, so neither the
+    hidden check nor its thresholds reach students; a module mixing both kinds
+    is refused, since stripping functions out of it could leave it broken.
+    """
+    trees = {p.stem: ast.parse(p.read_text(encoding="utf-8")) for p in checks.glob("*.py")}
+    for name, tree in sorted(trees.items()):
+        ids = _check_ids_in(tree)
+        if ids & hidden:
+            visible_inside = sorted(ids - hidden)
+            if visible_inside:
+                raise MizanError(
+                    f"grader/checks/{name}.py mixes hidden and visible checks ({', '.join(visible_inside)} "
+                    "are visible): move hidden checks into a module of their own so the student bundle "
+                    "can leave it out"
+                )
+            (checks / f"{name}.py").unlink()
+            del trees[name]
+    # Support modules (no checks of their own) travel only if a remaining module imports them.
+    infrastructure = {"__init__", "plugin", "support"}
+    while True:
+        needed = set().union(*(_checks_imported(t) for t in trees.values())) | infrastructure
+        orphans = [n for n, t in trees.items() if not _check_ids_in(t) and n not in needed]
+        if not orphans:
+            return
+        for name in orphans:
+            (checks / f"{name}.py").unlink()
+            del trees[name]
+
+
+def build_student_bundle(out: Path) -> Path:
+    """Write ``out`` (usually dist/student): statement, starter, visible checks, report builder."""
+    hidden = hidden_check_ids()
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name in ("README.md", "README.fa.md"):
+        shutil.copy2(ROOT / "assignment" / name, out / name)
+    _copytree(ROOT / "assignment" / "starter" / "submission", out / "submission")
+    shutil.copy2(ROOT / "requirements.txt", out / "requirements.txt")
+    _copytree(ROOT / "templates", out / "templates")
+
+    grader_out = out / "grader"
+    _copytree(ROOT / "grader", grader_out, skip_files=STUDENT_EXCLUDED_MODULES)
+    _drop_hidden_check_modules(grader_out / "checks", hidden)
+    for rubric in sorted((ROOT / "grader" / "rubric").glob("*.toml")):
+        _strip_rubric(rubric, grader_out / "rubric" / rubric.name, hidden)
+    for name in ("Makefile", "pytest.ini"):
+        (out / name).write_text(STUDENT_MAKEFILE if name == "Makefile" else STUDENT_PYTEST_INI)
+    shutil.copy2(ROOT / "grader" / "student_checks.py", out / "visible_checks.py")
+    return out
+
+
+def build_gradescope_zip(out_zip: Path) -> Path:
+    """Write Gradescope's autograder.zip: setup.sh, run_autograder and the trusted grader."""
+    out_zip.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_zip.parent / "gradescope_staging"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    _executable(staging / "setup.sh", SETUP_SH)
+    _executable(staging / "run_autograder", RUN_AUTOGRADER)
+    for name in ("requirements.txt", "pyproject.toml"):
+        shutil.copy2(ROOT / name, staging / name)
+    for folder in ("grader", "templates"):
+        _copytree(ROOT / folder, staging / folder)
+    if out_zip.exists():
+        out_zip.unlink()
+    with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(staging.rglob("*")):
+            if path.is_file():
+                info = zipfile.ZipInfo.from_file(path, path.relative_to(staging).as_posix())
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, path.read_bytes())
+    shutil.rmtree(staging)
+    return out_zip
+
+
+def run_dist(args) -> int:
+    dist = Path(getattr(args, "out", None) or ROOT / "dist")
+    student = build_student_bundle(dist / "student")
+    zipped = build_gradescope_zip(dist / "gradescope" / "autograder.zip")
+    print(f"student bundle: {student}")
+    print(f"Gradescope autograder: {zipped} ({os.path.getsize(zipped) / 1e6:.1f} MB)")
+    return 0
+
+
+API_MODULES = ("nli.py", "adasyn.py", "fraud.py")
+
+
+def normalise_gradescope_submission(upload: Path, dest: Path) -> Path:
+    """Turn what a student uploaded into a submission folder ``dest/submission/*.py``.
+
+    Students upload either the folder (``submission/nli.py`` ...) or the three
+    files themselves; both are accepted. Only the API modules are taken.
+    """
+    if not upload.is_dir():
+        raise MizanError(f"no upload folder at {upload}: Gradescope puts the student's files there")
+    candidates = [upload / "submission", upload]
+    candidates += sorted(p.parent for p in upload.rglob("submission/nli.py"))
+    found = next((c for c in candidates if any((c / m).is_file() for m in API_MODULES)), None)
+    if found is None:
+        raise MizanError(
+            f"the upload holds none of {', '.join(API_MODULES)}: upload your three modules "
+            "(or the submission/ folder that holds them)"
+        )
+    target = dest / "submission"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "__init__.py").write_text("")
+    for name in API_MODULES:
+        if (found / name).is_file():
+            shutil.copy2(found / name, target / name)
+    for meta in ("student.toml",):
+        for folder in (upload, found.parent):
+            if (folder / meta).is_file():
+                shutil.copy2(folder / meta, dest / meta)
+                break
+    return dest
+
+
+def run_gradescope(args) -> int:
+    """Grade ``<root>/submission`` and write ``<root>/results/results.json`` (Gradescope's layout)."""
+    import tempfile
+
+    from grader.batch import grade_submission
+
+    root = Path(args.root)
+    results = root / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mizan-gs-") as tmp:
+        sub = normalise_gradescope_submission(root / "submission", Path(tmp) / "student")
+        out = Path(tmp) / "grade"
+        grade_submission(sub, args.profile, out, feedback=False)
+        shutil.copy2(out / "results.json", results / "results.json")
+        shutil.copy2(out / "run.log", results / "run.log")
+    print(f"results: {results / 'results.json'}")
+    return 0
