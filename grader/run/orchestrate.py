@@ -16,6 +16,7 @@ import fcntl
 import importlib
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -138,7 +139,8 @@ def step_limits(spec: StepSpec, profile: Profile, remaining_s: float) -> Limits:
 def default_fs_plan(*, hidden_extra: tuple[str, ...] = (), expose_extra: tuple[str, ...] = ()) -> FsPlan:
     """Hide the home folder, the grader's outputs and caches, the reference solutions, the tests."""
     home = os.path.realpath(os.path.expanduser("~"))
-    hidden = [str(build_dir()), str(REPO / "solutions"), str(REPO / "tests" / "submissions"), str(REPO / ".git"),
+    hidden = [str(build_dir()), str(REPO / "build"), str(REPO / "solutions"), str(REPO / "tests" / "submissions"),
+              str(REPO / ".git"),
               *hidden_extra]
     needed = [os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), str(REPO)]
     if home not in ("/", "") and os.path.isdir(home):
@@ -149,7 +151,8 @@ def default_fs_plan(*, hidden_extra: tuple[str, ...] = (), expose_extra: tuple[s
     return FsPlan(hidden=tuple(hidden), expose=tuple(dict.fromkeys(expose)))
 
 
-def _read_status(path: Path) -> dict | None:
+def _read_status(path: Path, nonce: str | None = None) -> dict | None:
+    """The step runner's own record, or None when absent, malformed or not signed with ``nonce``."""
     if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_STATUS_BYTES:
         return None
     try:
@@ -157,6 +160,8 @@ def _read_status(path: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("status") not in STEP_STATUSES:
+        return None
+    if nonce is not None and data.get("nonce") != nonce:
         return None
     clean = {}
     for key in ("status", "error_type", "message", "where", "traceback"):
@@ -221,7 +226,7 @@ def run_step(spec: StepSpec, *, profile: Profile, run_dir: Path, inputs: Path, w
     lim = limits or step_limits(spec, profile, remaining_s)
     argv = [sys.executable, "-I", "-B", str(REPO / "grader" / "run" / "step_main.py"), "--step", spec.id,
             "--submission", str(run_dir), "--inputs", str(inputs), "--out", str(staging),
-            "--profile", profile.name, "--seed", str(seed)]
+            "--profile", profile.name, "--seed", str(seed), "--nonce-stdin"]
     for module in step_modules:
         argv += ["--import", module]
     fs = fs or default_fs_plan()
@@ -229,9 +234,10 @@ def run_step(spec: StepSpec, *, profile: Profile, run_dir: Path, inputs: Path, w
                   expose=tuple(dict.fromkeys((*fs.expose, str(run_dir), str(inputs)))))
     with open(log_path, "a", encoding="utf-8") as fh:
         fh.write(f"\n===== step {spec.id} (limit {lim.wall_s:g} s) =====\n")
+    nonce = secrets.token_hex(16)
     outcome = run_sandboxed(argv, cwd=cwd, env=sandbox_env(cwd), limits=lim, log_path=log_path, fs=plan,
-                            python=sys.executable, import_root=str(REPO))
-    reported = _read_status(staging / "steps" / f"{spec.id}.json")
+                            python=sys.executable, import_root=str(REPO), stdin_data=f"{nonce}\n".encode())
+    reported = _read_status(staging / "steps" / f"{spec.id}.json", nonce)
     status = _decide_status(spec.id, outcome, reported)
     collect_artifacts(staging, art_dir, spec.id, manifest, budget, log)
     status["sandbox"] = {"status": outcome.status, "returncode": outcome.returncode, "wall_s": outcome.wall_s,

@@ -340,7 +340,7 @@ def _tail(buf: bytearray) -> str:
 
 def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits, log_path: Path | str,
                   fs: FsPlan | None = None, python: str | None = None, import_root: str | None = None,
-                  tail_bytes: int = 4000) -> SandboxOutcome:
+                  tail_bytes: int = 4000, stdin_data: bytes | None = None) -> SandboxOutcome:
     """Run ``argv`` in ``cwd`` under ``limits``; stream its output to ``log_path``; never raise for it.
 
     ``fs`` lists the folders the child may write (besides ``cwd``), the folders it must not see
@@ -388,7 +388,8 @@ def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits
     status = None
     with open(log_path, "ab") as log:
         try:
-            proc = subprocess.Popen(argv, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(argv, cwd=str(cwd), env=env,
+                                    stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                                     preexec_fn=_preexec(lim, plan, user, as_root_nocaps, str(cwd)),
                                     close_fds=True)
@@ -396,6 +397,12 @@ def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits
             msg = f"could not start the sandboxed process: {err}"
             log.write(f"[sandbox] {msg}\n".encode())
             return SandboxOutcome("crashed", None, 0.0, 0.0, "", "", tuple([*notes, msg]))
+        if stdin_data is not None:
+            try:
+                proc.stdin.write(stdin_data[:4096])     # fits the pipe buffer: never blocks
+                proc.stdin.close()
+            except OSError:
+                pass
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
         sel.register(proc.stderr, selectors.EVENT_READ, "stderr")

@@ -35,3 +35,19 @@ def prepare_demo_inputs(inputs: Path, heldback: Path) -> tuple[Path, Path]:
     np.save(heldback / "demo" / "labels.npy", np.array([1, 2, 3]))
     heldback.chmod(0o700)
     return inputs, heldback
+
+
+class open_tmpdir:
+    """A temp folder the unprivileged sandbox user can traverse (pytest's tmp root is 0700)."""
+
+    def __enter__(self) -> Path:
+        import tempfile
+
+        self.path = Path(tempfile.mkdtemp(prefix="mizan-test-", dir="/tmp"))
+        self.path.chmod(0o755)
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        import shutil
+
+        shutil.rmtree(self.path, ignore_errors=True)

@@ -22,4 +22,5 @@ class Whatever:
 
 
 def count_parameters(model):
-    return Whatever(), Whatever()
+    # Anything survives JSON only as the plain int it wraps; Whatever cannot be written at all.
+    return Anything(0), Anything(0)

