@@ -135,15 +135,19 @@ class FraudDetector:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
                 raise ValueError(f"FraudDetector: {name} must be a positive integer, got {value!r}")
 
-    def _features(self, X, who: str) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+    def _raw(self, X, who: str, n_features: int) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != n_features:
             raise ValueError(
-                f"FraudDetector.{who}: X must have shape (n, {self.n_features_in_}) like the training data, "
-                f"got {X.shape}"
+                f"FraudDetector.{who}: X must have shape (n, {n_features}) like the training data, got {X.shape}"
             )
         if not np.isfinite(X).all():
             raise ValueError(f"FraudDetector.{who}: X contains NaN or infinite values; clean the data first")
+        return X
+
+    def _features(self, X, who: str) -> np.ndarray:
+        """Scale in float64 (Time and Amount reach 1e5), then hand Keras float32 of shape (n, f, 1)."""
+        X = self._raw(X, who, self.n_features_in_)
         scaled = self.scaler_.transform(X).astype(np.float32)
         return scaled.reshape(len(scaled), self.n_features_in_, 1)
 
@@ -156,8 +160,9 @@ class FraudDetector:
         y = y.astype(np.float32)
         if not np.isin(y, (0.0, 1.0)).all():
             raise ValueError(f"FraudDetector.fit: y must hold 0/1 labels, got values {np.unique(y)[:5]}")
+        X = self._raw(X, "fit", X.shape[1])
         self.n_features_in_ = X.shape[1]
-        self.scaler_ = StandardScaler().fit(np.asarray(X, dtype=np.float32))
+        self.scaler_ = StandardScaler().fit(X)
         X_in = self._features(X, "fit")
         val = None
         if validation_data is not None:
