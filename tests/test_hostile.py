@@ -23,7 +23,7 @@ from tests.mizan_demo import CANARY, CHECKS_DIR, HERE, RUBRIC_DIR, STEP_MODULE, 
 
 GALLERY = REPO / "tests" / "submissions"
 PORT = 47113
-LIMITS = Limits(wall_s=8, address_space_mb=1536, nproc=64, fsize_mb=64, log_bytes=64 * 1024,
+LIMITS = Limits(wall_s=10, address_space_mb=1024, nproc=64, fsize_mb=64, log_bytes=64 * 1024,
                 flood_bytes=8 << 20)
 ANY_DEATH = {"timeout", "killed", "crashed", "error"}
 
