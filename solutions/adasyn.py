@@ -173,6 +173,13 @@ class ADASYN(BaseEstimator):
             return X.copy(), y.copy()
 
         self.G_ = int((m_l - m_s) * self.beta)  # step (b)(1)
+        # X_res is allocated once, with room for every synthetic row: Σ rint(r̂_i G) <= G + m_s / 2.
+        # Its head is a C-ordered copy of X that NearestNeighbors uses as is (a pandas-made X is
+        # Fortran-ordered, and scikit-learn would copy it again).
+        n = len(X)
+        X_res = np.empty((n + self.G_ + m_s, X.shape[1]))
+        X_res[:n] = X
+        X = X_res[:n]
         minority = np.flatnonzero(y == self.minority_label_)
         X_min = X[minority]
 
@@ -192,7 +199,7 @@ class ADASYN(BaseEstimator):
         n_new = int(self.g_.sum())
         self.n_synthetic_ = n_new
         if n_new == 0:
-            return X.copy(), y.copy()
+            return X_res[:n], y.copy()
 
         # Step (c): x_i + λ (x_zi − x_i), x_zi one of x_i's k nearest minority neighbours.
         rng = np.random.default_rng(self.random_state)
@@ -200,10 +207,8 @@ class ADASYN(BaseEstimator):
         parent = np.repeat(np.arange(m_s), self.g_)
         zi = partners[parent, rng.integers(0, k, size=n_new)]
         lam = rng.random((n_new, 1))
-        # Written in place into the output, in blocks: X_res is the only large allocation.
-        X_res = np.empty((len(X) + n_new, X.shape[1]))
-        X_res[:len(X)] = X
-        X_new = X_res[len(X):]
+        # Written in place into X_res, in blocks: no other large temporary.
+        X_new = X_res[n:n + n_new]
         for start in range(0, n_new, _BLOCK):
             block = slice(start, start + _BLOCK)
             out = X_new[block]
@@ -214,7 +219,7 @@ class ADASYN(BaseEstimator):
             out += step
 
         y_res = np.concatenate([y, np.full(n_new, self.minority_label_, dtype=y.dtype)])
-        return X_res, y_res
+        return X_res[:n + n_new], y_res
 
 
 def _drop_self(neigh: np.ndarray, self_index: np.ndarray) -> np.ndarray:

@@ -281,3 +281,14 @@ def test_blockwise_synthesis_equals_one_block(monkeypatch):
     monkeypatch.setattr(module, "_BLOCK", 7)  # 180 synthetic rows in 26 blocks
     blocks, _ = ADASYN(random_state=5).fit_resample(X, y)
     assert len(whole) == 400 and np.array_equal(blocks, whole)
+
+
+def test_fortran_ordered_input_and_output_independent_of_the_callers_array():
+    X, y = _blobs(14)
+    X_c, y_c = ADASYN(random_state=2).fit_resample(X, y)
+    X_f = np.asfortranarray(X)  # what DataFrame.to_numpy() gives for a float frame
+    X_res, y_res = ADASYN(random_state=2).fit_resample(X_f, y)
+    assert np.array_equal(X_res, X_c) and np.array_equal(y_res, y_c)
+    assert X_res.flags.c_contiguous
+    X_res[:] = 0.0
+    assert not np.shares_memory(X_res, X_f) and X_f[0, 0] != 0.0
