@@ -90,25 +90,34 @@ def test_fraud_differs_where_the_real_fraud_does(small):
     assert fraud["Amount"].quantile(0.9) / fraud["Amount"].median() > 5
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_logistic_regression_learns_but_cannot_separate(seed):
-    """PR-AUC of a standardised logistic regression lies in [0.3, 0.9].
-
-    Measured here (30 % stratified test part): 0.64, 0.67, 0.68 for seeds 0-2 at
-    20,000 rows / 200 frauds; 0.45, 0.60, 0.48 at the full 284,807 / 492. The
-    base rate is 0.01 here and 0.0017 at full size: well above it, well below 1.
-    """
+def _logistic_pr_auc(frame) -> float:
+    """PR-AUC of a standardised logistic regression on a 30 % stratified test part."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    X, y = split_xy(generate_creditcard(20_000, 200, seed=seed))
+    X, y = split_xy(frame)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X_tr, y_tr)
-    pr_auc = average_precision_score(y_te, model.predict_proba(X_te)[:, 1])
-    assert 0.3 <= pr_auc <= 0.9, pr_auc
+    return average_precision_score(y_te, model.predict_proba(X_te)[:, 1])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_logistic_regression_learns_but_cannot_separate(seed):
+    """PR-AUC lies in [0.3, 0.9]: far above the base rate (0.01 here), far below 1.
+
+    Measured at 20,000 rows / 200 frauds: 0.64, 0.67, 0.68 for seeds 0-2, and
+    0.50-0.73 over seeds 3-9.
+    """
+    assert 0.3 <= _logistic_pr_auc(generate_creditcard(20_000, 200, seed=seed)) <= 0.9
+
+
+@pytest.mark.slow
+def test_logistic_regression_band_at_full_size():
+    """At 284,807 rows / 492 frauds (base rate 0.0017): measured 0.45-0.60 over seeds 0-5."""
+    assert 0.3 <= _logistic_pr_auc(generate_creditcard()) <= 0.9
 
 
 @pytest.mark.parametrize("kwargs, match", [
