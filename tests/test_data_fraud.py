@@ -275,3 +275,9 @@ def test_infinite_values_are_reported(tmp_path):
 def test_load_fraud_frame_takes_a_whole_profile_too():
     frame = load_fraud_frame(PROFILES["smoke"])
     assert frame.shape == (3000, 31)
+
+
+def test_a_byte_order_mark_is_tolerated(tmp_path):
+    path = _write_real_format(tmp_path / "bom.csv", _rows())
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as saved by some spreadsheet programs
+    assert list(load_creditcard(path).columns) == COLUMNS

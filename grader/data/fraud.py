@@ -173,7 +173,7 @@ def load_creditcard(path: str | os.PathLike) -> "pd.DataFrame":
         raise DataError(f"{where}: the file is empty; expected a header {COLUMNS[0]!r}..{LABEL!r}") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise DataError(f"{where}: not a readable CSV file ({err})") from None
-    frame.columns = [str(c).strip().strip('"') for c in frame.columns]
+    frame.columns = [str(c).lstrip("\ufeff").strip().strip('"') for c in frame.columns]
 
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
