@@ -197,7 +197,9 @@ def test_balanced_enough_generates_nothing_and_returns_copies():
     assert np.array_equal(X_res, X) and np.array_equal(y_res, y)
     X_res[0, 0] = 99.0
     assert X[0, 0] != 99.0  # a copy, not the caller's array
-    _, _ = ADASYN(d_threshold=0.8, random_state=0).fit_resample(X, y)  # below 0.8: generates
+    higher = ADASYN(d_threshold=0.8, random_state=0)  # d = 0.75 < 0.8: generates G = 10
+    X_more, _ = higher.fit_resample(X, y)
+    assert higher.G_ == 10 and len(X_more) == 70 + higher.n_synthetic_ and higher.n_synthetic_ > 0
 
 
 def test_beta_zero_generates_nothing_but_fits_r():
