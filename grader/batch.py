@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import time
 import traceback
@@ -169,6 +170,7 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
         inputs = prepare_task_inputs(profile, selected, log=log)
     inputs_dir, heldback = inputs
     phases["inputs_s"] = round(time.perf_counter() - t, 2)
+    phases["grader_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
     t = time.perf_counter()
     work = build_dir() / "work" / f"{sid}-{os.getpid()}"
@@ -182,6 +184,8 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
         if not keep_work:
             shutil.rmtree(work, ignore_errors=True)
     phases["run_s"] = round(time.perf_counter() - t, 2)
+    phases["run_peak_mb"] = max([float((st.get("sandbox") or {}).get("peak_rss_mb") or 0.0)
+                                 for st in statuses.values()] + [0.0])
 
     t = time.perf_counter()
     raw = run_checks(art, heldback, profile, out_dir / "checks.json", visible_only=visible_only,
@@ -195,6 +199,8 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
     else:
         results = [CheckResult.from_dict(c) for c in raw.get("checks", [])]
     phases["checks_s"] = round(time.perf_counter() - t, 2)
+    from grader.run.orchestrate import LAST_CHECKS_PEAK_MB
+    phases["checks_peak_mb"] = round(LAST_CHECKS_PEAK_MB[0], 1)
     earned, max_score = totals(results)
 
     student = read_student(sub_dir)
@@ -209,10 +215,11 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
         extra_data={"id": sid, "profile": profile.name, "hash": digest}))
 
     t = time.perf_counter()
-    _summaries(selected, art, heldback, profile, out_dir / "summary", log)
+    _summaries(art, heldback, inputs_dir, profile, out_dir / "summary", log)
     if feedback:
         _feedback(out_dir, log)
     phases["report_s"] = round(time.perf_counter() - t, 2)
+    phases["grader_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
     wall = time.perf_counter() - start
     write_json_atomic(out_dir / "grade.json", {
         "id": sid, "name": student["name"], "student_id": student["student_id"], "hash": digest,
@@ -224,20 +231,18 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
     return GradeSummary(sid, "graded", earned, max_score, str(out_dir), round(wall, 2), "")
 
 
-def _summaries(tasks, artifacts: Path, heldback: Path, profile: Profile, summary_dir: Path, log) -> None:
-    """Trusted per-task summaries (results JSON of docs/CONTRACTS.md) when the task module offers them."""
-    from grader.run.orchestrate import task_module
-
-    for task in tasks:
-        try:
-            module = task_module(task)
-            fn = getattr(module, "summarize", None) if module else None
-            if fn is None:
-                continue
-            summary_dir.mkdir(parents=True, exist_ok=True)
-            fn(artifacts, heldback, profile, summary_dir)
-        except Exception as err:  # noqa: BLE001 - a summary never costs the grade
-            log(f"summary of {task} failed: {type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")
+def _summaries(artifacts: Path, heldback: Path, inputs: Path, profile: Profile, summary_dir: Path, log) -> None:
+    """Trusted results JSON (docs/CONTRACTS.md) from the artifacts and held-back labels, for the report."""
+    try:
+        from grader.summary import write_summaries
+    except ImportError as err:
+        log(f"summary: grader.summary is not available ({err}); no summary/")
+        return
+    try:
+        written = write_summaries(artifacts, heldback, inputs, profile, summary_dir)
+        log(f"summary: wrote {', '.join(p.name for p in written) or 'nothing'}")
+    except Exception as err:  # noqa: BLE001 - a summary never costs the grade
+        log(f"summary failed: {type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")
 
 
 def _feedback(out_dir: Path, log) -> None:

@@ -57,7 +57,7 @@ def _check(args: argparse.Namespace) -> int:
     from grader import batch
 
     sub = batch.validate_submission(args.submission) if args.submission else batch.reference_submission()
-    out = Path(args.out) / batch.submission_id(sub)
+    out = Path(args.out) if args.out else Path("build") / "check" / batch.submission_id(sub)
     print(f"mizan: visible checks of {sub} on profile {args.profile} (output: {out})", flush=True)
     summary = batch.grade_submission(sub, args.profile, out, tasks=args.tasks, visible_only=True, feedback=False)
     checks = json.loads((out / "checks.json").read_text(encoding="utf-8")).get("checks", [])
@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = with_profile(sub.add_parser("check", help="run the visible checks on one submission"))
     check.add_argument("--submission", help="submission folder (default: the reference solution)")
     check.add_argument("--tasks", type=_tasks, default=(), help="comma-separated tasks to check: nli,fraud")
-    check.add_argument("--out", default="build/check", help="output folder (default: %(default)s)")
+    check.add_argument("--out", help="output folder (default: build/check/<submission id>)")
     check.set_defaults(func=_check)
 
     report = with_profile(sub.add_parser("report", help="write a student's bilingual report.pdf"))

@@ -176,3 +176,25 @@ def test_failure_messages_say_what_happened(graded):
     assert "was killed" in message("hostile_print_gigabytes")
     assert "Expected X_res to start with the 12 original rows" in message("hostile_numpy_patch")
     assert "found {'trainable': 0, 'total': 0}" in message("hostile_eq_true", "demo.count")
+
+
+@pytest.mark.slow
+def test_end_to_end_a_crashing_adasyn_costs_only_the_adasyn_checks(tmp_path):
+    """Smoke profile, real fraud steps and checks: the reference with ``fit_resample`` doing os._exit(0)."""
+    from grader.batch import grade_submission
+
+    with open_tmpdir() as tmp:
+        sub = tmp / "hostile_e2e" / "submission"
+        sub.mkdir(parents=True)
+        for name in ("nli.py", "fraud.py", "adasyn.py"):
+            (sub / name).write_text((REPO / "solutions" / name).read_text())
+        with open(sub / "adasyn.py", "a") as fh:
+            fh.write("\n\nimport os as _os\n\nADASYN.fit_resample = lambda self, X, y: _os._exit(0)\n")
+        summary = grade_submission(sub.parent, "smoke", tmp / "grades" / "hostile_e2e", tasks=("fraud",),
+                                   feedback=False)
+        checks = json.loads((tmp / "grades" / "hostile_e2e" / "checks.json").read_text())["checks"]
+        steps = json.loads((tmp / "grades" / "hostile_e2e" / "grade.json").read_text())["steps"]
+    assert steps["fraud.adasyn_cases"] == "crashed" and steps["fraud.split"] == "ok"
+    failed = sorted(c["name"] for c in checks if c["status"] != "passed")
+    assert failed == sorted(c["name"] for c in checks if c["name"].startswith("adasyn."))
+    assert summary.score == sum(c["points"] for c in checks if not c["name"].startswith("adasyn."))

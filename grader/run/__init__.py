@@ -1,0 +1,1 @@
+"""The untrusted phase: the sandbox, the step runner, the per-task steps, and their orchestration."""

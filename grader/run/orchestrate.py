@@ -37,6 +37,7 @@ MAX_STATUS_BYTES = 256 * 1024
 TASKS = ("nli", "fraud")
 
 Log = Callable[[str], None]
+LAST_CHECKS_PEAK_MB = [0.0]     # peak RSS of the last check process (read by the benchmark / grade.json)
 
 
 def build_dir() -> Path:
@@ -355,15 +356,27 @@ def run_checks(artifacts: Path | str, heldback: Path | str, profile: Profile | s
     env.update({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                 "TF_CPP_MIN_LOG_LEVEL": "3", "TOKENIZERS_PARALLELISM": "false", "PYTHONDONTWRITEBYTECODE": "1"})
     out = open(log_path, "a", encoding="utf-8") if log_path else open(os.devnull, "w")
+    start = time.monotonic()
+    peak_mb = 0.0
     with out:
         out.write("\n===== checks =====\n")
         out.flush()
-        try:
-            proc = subprocess.run(argv, cwd=str(REPO), env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  timeout=timeout_s)
-            out.write(f"[checks] pytest exit status {proc.returncode}\n")
-        except subprocess.TimeoutExpired:
-            out.write(f"[checks] the check phase exceeded {timeout_s:g} s and was stopped\n")
+        proc = subprocess.Popen(argv, cwd=str(REPO), env=env, stdout=out, stderr=subprocess.STDOUT)
+        while True:   # os.wait4, not Popen.wait: it also gives this process's own peak memory
+            pid, wstatus, rusage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - start > timeout_s:
+                proc.kill()
+                _, wstatus, rusage = os.wait4(proc.pid, 0)
+                out.write(f"[checks] the check phase exceeded {timeout_s:g} s and was stopped\n")
+                break
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(wstatus)
+        peak_mb = rusage.ru_maxrss / 1024.0
+        out.write(f"[checks] pytest exit status {proc.returncode}, {time.monotonic() - start:.1f} s, "
+                  f"peak {peak_mb:.0f} MiB\n")
+    LAST_CHECKS_PEAK_MB[0] = peak_mb
     if not results_out.is_file():
         return None
     with contextlib.suppress(ValueError):
