@@ -124,8 +124,9 @@ class Results:
                 data = Missing("wrong_task", {"file": f"nli_{mode}.json", "expected": f"nli/{mode}",
                                               "found": f"nli/{data.get('mode')}"})
             if data:
-                data = require(data, f"nli_{mode}.json", "trainable_params", "total_params",
-                               "accuracy", "macro_f1", "confusion_matrix") or data
+                missing = require(data, f"nli_{mode}.json", "trainable_params", "total_params",
+                                  "accuracy", "macro_f1", "confusion_matrix")
+                data = missing if missing is not None else data
             nli[mode] = data
         fraud = load_json(directory / "fraud.json", task="fraud")
         return cls(directory, nli, fraud)

@@ -39,6 +39,7 @@ _NUMBER = re.compile(r"[-\u2212]?\d+(?:[.,]\d+)*%?")
 # ("layer.3", "v2", "1e-4"): it is read as a number, so it gets Persian digits too.
 _RUN_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])(?<![eE][-+])\d+(?:[.,]\d+)*%?(?![A-Za-z0-9_]|[.,][A-Za-z0-9_])")
 _ARABIC = re.compile("[\u0600-\u06ff]")
+_LATIN_LETTER = re.compile("[A-Za-z]")
 _CODE = re.compile(r"`([^`]+)`")
 
 
@@ -149,7 +150,7 @@ class Lang:
     def rtl(self) -> bool:
         return self.code == "fa"
 
-    def raw(self, key: str, **values) -> str:
+    def raw(self, key: str, /, **values) -> str:
         """The catalogue text for ``key`` with ``values`` filled in, as plain text."""
         try:
             text = self.catalogue[key]
@@ -162,14 +163,14 @@ class Lang:
             raise CatalogueError(f"catalogue {self.code}.toml key {key!r} uses placeholder {err} "
                                  f"that the report does not supply") from None
 
-    def t(self, key: str, **values) -> Markup:
+    def t(self, key: str, /, **values) -> Markup:
         """The catalogue text for ``key`` as safe HTML in this language."""
         return self.text(self.raw(key, **values))
 
     def text(self, text: str | None) -> Markup:
         """Free text (a check message, a file name) as safe HTML in this language."""
         text = "" if text is None else str(text)
-        if self.rtl and text and not _ARABIC.search(text):
+        if self.rtl and _LATIN_LETTER.search(text) and not _ARABIC.search(text):
             # a wholly English text (a check without a Persian title) stays English, digits included
             return Markup(f'<span dir="ltr" lang="en" class="en-in-fa">{markup_en(text)}</span>')
         return isolate_fa(text) if self.rtl else markup_en(text)
@@ -205,6 +206,10 @@ class Lang:
         if value is None:
             return "—"
         return self._loc(f"{float(value):,.{digits}f}%")
+
+    def score_of(self, earned, total) -> Markup:
+        """"17 / 25" in English, "۱۷ از ۲۵" in Persian (a slash between numbers reads backwards in RTL)."""
+        return self.t("checks.score_of", earned=self.score(earned), max=self.score(total))
 
     def score(self, value) -> str:
         """Points: no trailing zeros (2, 1.5)."""

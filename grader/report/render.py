@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,41 @@ def persian_font() -> Path | None:
         return None
     path = Path(pkg.ROOT) / "files" / FONT_FILE
     return path if path.is_file() else None
+
+
+def persian_faces() -> dict[int, Path]:
+    """Static regular (400) and bold (700) instances of the variable Noto Sans Arabic, cached.
+
+    WeasyPrint turns a variable font into a static one at every render (fontTools'
+    instancer, seconds each); doing it once per installed font file keeps a report
+    render fast. Falls back to the variable file itself if the cache cannot be written.
+    """
+    font = persian_font()
+    if font is None:
+        return {}
+    stat = font.stat()
+    tag = f"{stat.st_size}-{int(stat.st_mtime)}"
+    for cache in (REPO / "build" / "cache" / "fonts", Path(tempfile.gettempdir()) / "mizan-fonts"):
+        faces = {w: cache / f"NotoSansArabic-{w}-{tag}.ttf" for w in (400, 700)}
+        if all(p.is_file() for p in faces.values()):
+            return faces
+        try:
+            from fontTools.ttLib import TTFont
+            from fontTools.varLib.instancer import instantiateVariableFont
+
+            cache.mkdir(parents=True, exist_ok=True)
+            for weight, path in faces.items():
+                inst = instantiateVariableFont(TTFont(str(font)), {"wght": weight, "wdth": 100}, static=True)
+                tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
+                inst.save(str(tmp))
+                tmp.replace(path)
+            return faces
+        except OSError as err:
+            log.warning("cannot cache static Persian font faces in %s (%s)", cache, err)
+        except Exception as err:  # noqa: BLE001 - fontTools errors: fall back to the variable font
+            log.warning("cannot instantiate %s (%s); using the variable font", font, err)
+            break
+    return {400: font, 700: font}
 
 
 def langs_for(lang: str) -> list[Lang]:
@@ -178,7 +214,7 @@ def fraud_view(results: Results, figs: FigureSet) -> dict:
     view["fig_counts"] = figs.add(F.fig_fraud_counts, fraud, "fraud_counts", "fraud.cap_hist", src)
     # ADASYN
     missing = require(fraud, src, "adasyn.r")
-    if missing:
+    if missing is not None:
         view["adasyn"] = missing
     else:
         r = [float(x) for x in ad["r"]]
@@ -188,8 +224,11 @@ def fraud_view(results: Results, figs: FigureSet) -> dict:
     # evaluation of the correct pipeline
     correct = fraud.get("correct")
     missing = require(fraud, src, "correct.pr_auc", "correct.at_0.5", "correct.best_f1")
-    view["metrics"] = missing or [{"name": name, **correct[name]} for name in ("at_0.5", "best_f1")]
-    view["correct"] = correct if not missing else None
+    if missing is not None:
+        view["metrics"], view["correct"] = missing, None
+    else:
+        view["metrics"] = [{"name": name, **correct[name]} for name in ("at_0.5", "best_f1")]
+        view["correct"] = correct
     view["fig_pr"] = figs.add(F.fig_pr_curve, fraud, "pr_curve", "fraud.cap_pr", src)
     view["fig_cm"] = figs.add(F.fig_fraud_confusion, fraud, "fraud_confusion", "fraud.cap_cm", src)
     # leaky versus correct
@@ -231,19 +270,26 @@ def _env():
     return env
 
 
-def render_html(template: str, context: dict, *, font_url: str | None = None) -> str:
-    """The page as HTML text; ``font_url`` overrides the Persian font's URL (goldens use a fixed one)."""
-    font = persian_font()
-    if font_url is None:
-        font_url = font.as_uri() if font else ""
-        if not font:
+def render_html(template: str, context: dict, *, font_urls: dict[int, str] | None = None) -> str:
+    """The page as HTML text; ``font_urls`` ({400: url, 700: url}) overrides the Persian font
+    (golden tests pass fixed ones so the HTML does not depend on where the package lives)."""
+    if font_urls is None:
+        faces = persian_faces()
+        if not faces:
             log.warning("fontpkg-noto-sans-arabic is not installed; Persian falls back to DejaVu Sans")
+        font_urls = {weight: path.as_uri() for weight, path in faces.items()}
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
-    return _env().get_template(template).render(css=css, font_url=font_url, **context)
+    return _env().get_template(template).render(css=css, font_urls=font_urls, **context)
 
 
 def write_pdf(html: str, base: Path, out_pdf: Path) -> Path:
-    from weasyprint import HTML
+    import warnings
+
+    with warnings.catch_warnings():
+        # "HarfBuzz-Subset will be required by future versions": without libharfbuzz-subset0
+        # WeasyPrint subsets with fontTools (slower, same output)
+        warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
+        from weasyprint import HTML
 
     for name in ("fontTools", "weasyprint"):
         logging.getLogger(name).setLevel(logging.ERROR)

@@ -1,0 +1,270 @@
+"""The rendered report and feedback: PDF text, outline, fonts, images, pages; golden HTML.
+
+Persian text extraction with pdftotext is lossy for Noto Sans Arabic (its dots are
+separate glyphs and a PDF maps each glyph to one code point), so Persian headings
+are checked in the PDF outline (bookmarks, exact Unicode, read with pdftohtml) and
+in the HTML; Persian digits, which extract cleanly, are checked in the page text.
+
+Golden HTML: ``MIZAN_UPDATE_GOLDENS=1 pytest tests/test_report_render.py`` rewrites
+``tests/fixtures/report/golden/*.html`` after an intended template change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html as htmlmod
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from grader.errors import MizanError
+from grader.report import ReportError, build_feedback, build_report
+from grader.report.i18n import load_catalogue
+from grader.report.render import render_html, report_context
+
+FIXTURES = Path(__file__).parent / "fixtures" / "report"
+GOLDEN = FIXTURES / "golden"
+DAY = dt.date(2026, 11, 29)          # 8 Azar 1405
+POPPLER = all(shutil.which(t) for t in ("pdftotext", "pdfimages", "pdfinfo", "pdffonts", "pdftohtml"))
+needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils missing: apt-get install -y poppler-utils")
+EN, FA = load_catalogue("en"), load_catalogue("fa")
+HEADINGS = ("meta.report_title", "nli.heading", "nli.table_heading", "nli.per_class_heading", "fraud.heading",
+            "fraud.counts_heading", "fraud.metrics_heading", "fraud.leaky_heading", "checks.heading")
+
+
+def _run(*cmd: str) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+def pdf_text(pdf: Path) -> str:
+    return _run("pdftotext", "-layout", str(pdf), "-")
+
+
+def pdf_pages(pdf: Path) -> int:
+    return int(re.search(r"^Pages:\s+(\d+)", _run("pdfinfo", str(pdf)), re.M).group(1))
+
+
+def pdf_outline(pdf: Path) -> list[str]:
+    out = _run("pdftohtml", "-q", "-i", "-s", "-noframes", "-stdout", str(pdf))
+    outline = out[out.index('<a name="outline"></a>'):] if '<a name="outline"></a>' in out else ""
+    return [htmlmod.unescape(t) for t in re.findall(r'<a href="[^"]*#\d+">([^<]*)</a>', outline)]
+
+
+def pdf_images(pdf: Path) -> list[tuple[int, int]]:
+    rows = _run("pdfimages", "-list", str(pdf)).splitlines()[2:]
+    return [(int(r.split()[3]), int(r.split()[4])) for r in rows if r.split()[2] == "image"]
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    out = tmp_path_factory.mktemp("full") / "report.pdf"
+    build_report(FIXTURES / "full", student=FIXTURES / "full", out_pdf=out, today=DAY)
+    return out
+
+
+@pytest.fixture(scope="module")
+def failing(tmp_path_factory):
+    out = tmp_path_factory.mktemp("failing") / "report.pdf"
+    build_report(FIXTURES / "failing", student=FIXTURES / "failing", out_pdf=out, today=DAY)
+    return out
+
+
+# ---- the full-marks report ------------------------------------------------------------------------
+
+@needs_poppler
+def test_key_numbers_in_both_digit_systems(full):
+    text = pdf_text(full)
+    for number in ("22,714,371", "74,883", "0.827", "0.758", "0.7412", "0.9987", "47,520", "25 / 25"):
+        assert number in text, number
+    for number in ("۲۲٬۷۱۴٬۳۷۱", "۷۴٬۸۸۳", "۰٫۸۲۷", "۰٫۷۵۸", "۰٫۷۴۱۲", "۴۷٬۵۲۰", "۴۰۱۱۲۳۴۵", "۱۴۰۵"):
+        assert number in text, number
+    for word in ("Sara Ahmadi", "40112345", "29 November 2026", "8 Azar 1405 SH"):
+        assert word in text, word
+
+
+@needs_poppler
+def test_headings_of_both_languages(full):
+    text, outline = pdf_text(full), pdf_outline(full)
+    for key in HEADINGS:
+        assert EN[key] in text, EN[key]
+        assert EN[key] in outline, EN[key]
+        assert FA[key] in outline, FA[key]          # exact Unicode, ZWNJ and all
+
+
+@needs_poppler
+def test_cover_then_one_part_per_task(full):
+    pages = pdf_pages(full)
+    assert 8 <= pages <= 12, pages
+    cover = _run("pdftotext", "-f", "1", "-l", "1", "-layout", str(full), "-")
+    assert "Submission report" in cover and "Sara Ahmadi" in cover and EN["nli.table_heading"] not in cover
+    page2 = _run("pdftotext", "-f", "2", "-l", "2", "-layout", str(full), "-")
+    assert EN["nli.heading"] in page2 and EN["nli.table_heading"] in page2
+
+
+@needs_poppler
+def test_every_figure_is_embedded(full):
+    figures = sorted((full.parent / "figures").glob("*.png"))
+    assert [f.stem for f in figures] == sorted(["nli_params", "nli_curves", "nli_confusion", "fraud_counts",
+                                                "adasyn_r", "cnn_curves", "pr_curve", "fraud_confusion"])
+    images = pdf_images(full)
+    assert len(images) == len(figures) == 8
+    assert all(w == 1020 for w, _ in images)         # 6.8 in at 150 dpi: the text width, sharp in print
+    html = full.with_suffix(".html").read_text(encoding="utf-8")
+    assert sorted(re.findall(r'<img src="figures/([a-z_]+)\.png"', html)) == [f.stem for f in figures]
+    # every figure has a caption in each language
+    assert len(re.findall(r'<figcaption lang="en"', html)) == len(re.findall(r'<figcaption lang="fa" dir="rtl"', html)) == 8
+
+
+@needs_poppler
+def test_persian_font_from_the_pip_package_is_embedded(full):
+    fonts = _run("pdffonts", str(full))
+    assert re.search(r"\+Noto-Sans-Arabic\b", fonts)          # the @font-face family of the package font
+    assert re.search(r"\+DejaVu-Sans\b", fonts)
+
+
+def test_persian_blocks_are_rtl_and_isolate_latin(full):
+    html = full.with_suffix(".html").read_text(encoding="utf-8")
+    tags = re.findall(r'<[a-z0-9]+ [^>]*lang="fa"[^>]*>', html)
+    assert len(tags) > 15
+    assert [t for t in tags if 'dir="rtl"' not in t] == []
+    assert '<bdi dir="ltr">all-MiniLM-L6-v2</bdi>' not in html     # the model *name* is minilm here
+    assert '<bdi dir="ltr">minilm</bdi>' in html
+    assert '<bdi dir="ltr">r = ۸</bdi>' in html and '<bdi dir="ltr">alpha = ۱۶</bdi>' in html
+    # tables mirror by direction: a Persian table sits inside a dir="rtl" block
+    assert re.search(r'<div class="block" lang="fa" dir="rtl">(?:(?!</div>).)*<h2>پارامترها، کیفیت و هزینه</h2>\s*<table',
+                     html, re.S)
+
+
+# ---- a submission with failures ---------------------------------------------------------------------
+
+@needs_poppler
+def test_failing_report_shows_failures_and_gaps(failing):
+    text = pdf_text(failing)
+    assert "17 / 25" in text
+    assert "۱۷ از ۲۵" in failing.with_suffix(".html").read_text(encoding="utf-8")   # "17 of 25": no slash in RTL
+    assert "Expected lora_B to be all zeros" in text
+    assert "split_then_resample() in" in text
+    assert "nli_lora.json was not found in" in text                     # the crashed LoRA run
+    assert EN["fraud.no_leaky"] in text
+    assert "✗ failed" in text and "✓ passed" in text
+    outline = pdf_outline(failing)
+    assert FA["checks.heading"] in outline and FA["fraud.leaky_heading"] in outline
+    assert len(pdf_images(failing)) == 8            # LoRA panels say "not available", the figures remain
+
+
+def test_failing_html_has_persian_messages(failing):
+    html = failing.with_suffix(".html").read_text(encoding="utf-8")
+    assert "انتظار می‌رفت" in html
+    assert '<bdi dir="ltr">prepare_model(mode=&#39;lora&#39;)</bdi>' in html
+    assert "علی رضایی" in html
+
+
+@needs_poppler
+def test_broken_results_render_as_not_available(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    fraud = json.loads((FIXTURES / "full" / "fraud.json").read_text(encoding="utf-8"))
+    del fraud["adasyn"], fraud["history"]
+    (results / "fraud.json").write_text(json.dumps(fraud), encoding="utf-8")
+    (results / "nli_full.json").write_text("{ not json", encoding="utf-8")
+    pdf = build_report(results, lang="en", out_pdf=tmp_path / "out" / "report.pdf", today=DAY)
+    text = pdf_text(pdf)
+    assert "nli_full.json is not valid JSON" in text
+    assert "nli_freeze.json was not found" in text
+    assert "fraud.json: field 'adasyn'" in text or "fraud.json: field 'history'" in text
+    assert "No check results were found" in text
+    assert "not given (add student.toml" in text
+    assert len(pdf_images(pdf)) == 3                 # class counts, PR curve, confusion matrices
+
+
+# ---- languages and goldens ----------------------------------------------------------------------
+
+def _html(lang: str, tmp_path: Path, fixture: str = "full") -> str:
+    ctx = report_context(FIXTURES / fixture, student=FIXTURES / fixture, lang=lang, out_dir=tmp_path, today=DAY)
+    return render_html("report.html.j2", ctx, font_urls={400: "NOTO-400", 700: "NOTO-700"})
+
+
+def test_lang_fa_only(tmp_path):
+    html = re.sub(r"<style>.*?</style>", "", _html("fa", tmp_path), flags=re.S)
+    assert '<html lang="fa" dir="rtl">' in html
+    assert EN["nli.heading"] not in html and FA["nli.heading"] in html
+    assert 'lang="en"' not in html.replace('lang="en" class="en-in-fa"', "")
+
+
+def test_lang_en_only(tmp_path):
+    html = _html("en", tmp_path)
+    assert '<html lang="en" dir="ltr">' in html
+    assert not re.search("[\u0600-\u06ff]", re.sub(r"<style>.*?</style>", "", html, flags=re.S))
+
+
+def test_unknown_lang_is_a_clear_error(tmp_path):
+    with pytest.raises(MizanError, match="use fa, en or both"):
+        build_report(FIXTURES / "full", lang="de", out_pdf=tmp_path / "r.pdf")
+
+
+def _golden(name: str, html: str, results_dir: Path) -> None:
+    html = re.sub(r"<style>.*?</style>", "<style/>", html, flags=re.S).replace(str(results_dir), "RESULTS")
+    path = GOLDEN / name
+    if os.environ.get("MIZAN_UPDATE_GOLDENS") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+    assert path.is_file(), f"no golden {path}: run with MIZAN_UPDATE_GOLDENS=1 once"
+    assert html == path.read_text(encoding="utf-8"), \
+        f"{name} differs from its golden; if the change is intended, rerun with MIZAN_UPDATE_GOLDENS=1"
+
+
+@pytest.mark.parametrize("fixture", ["full", "failing"])
+def test_golden_html(fixture, tmp_path):
+    _golden(f"report_{fixture}.html", _html("both", tmp_path, fixture), FIXTURES / fixture)
+
+
+# ---- instructor feedback ----------------------------------------------------------------------------
+
+def _grade_dir(tmp_path: Path) -> Path:
+    grade = tmp_path / "student-7"
+    (grade / "summary").mkdir(parents=True)
+    for name in ("nli_full.json", "nli_freeze.json", "fraud.json"):
+        shutil.copy(FIXTURES / "failing" / name, grade / "summary" / name)
+    shutil.copy(FIXTURES / "failing" / "results.json", grade / "results.json")
+    steps = grade / "artifacts" / "steps"
+    steps.mkdir(parents=True)
+    (steps / "nli.train_lora.json").write_text(json.dumps(
+        {"step": "nli.train_lora", "status": "error", "error_type": "RuntimeError",
+         "message": "CUDA error: no kernel image", "where": "nli.train", "wall_s": 3.2}), encoding="utf-8")
+    (steps / "fraud.cnn.json").write_text(json.dumps({"step": "fraud.cnn", "status": "timeout", "wall_s": 300.0}),
+                                          encoding="utf-8")
+    (grade / "run.log").write_text("log\n", encoding="utf-8")
+    return grade
+
+
+@needs_poppler
+def test_feedback_html_and_pdf(tmp_path):
+    grade = _grade_dir(tmp_path)
+    html_path, pdf_path = build_feedback(grade, today=DAY)
+    assert html_path == grade / "feedback.html" and pdf_path == grade / "feedback.pdf"
+    text = pdf_text(pdf_path)
+    assert "Grading feedback — student-7" in text
+    assert "17 / 25" in text and EN["feedback.failed_heading"] in text
+    assert "found 2,388 of 12,000 test rows" in text
+    assert "RuntimeError in nli.train: CUDA error: no kernel image" in text and "timeout" in text
+    assert FA["feedback.failed_heading"] in pdf_outline(pdf_path)
+    assert len(pdf_images(pdf_path)) == len(list((grade / "figures").glob("*.png"))) == 8
+
+
+def test_failed_pdf_keeps_the_html_and_says_why(tmp_path, monkeypatch):
+    import grader.report.feedback as fb
+
+    def broken(*args, **kwargs):
+        raise OSError("cairo surface failed")
+    monkeypatch.setattr(fb, "write_pdf", broken)
+    grade = _grade_dir(tmp_path)
+    with pytest.raises(ReportError, match=r"feedback\.pdf for student-7 could not be rendered \(OSError: cairo"):
+        fb.write_feedback(grade)
+    assert "ناموفق" in (grade / "feedback.html").read_text(encoding="utf-8")
+    assert not (grade / "feedback.pdf").exists()
+    assert (grade / "results.json").is_file()
