@@ -102,9 +102,20 @@ def submission_id(sub_dir: Path) -> str:
     return name.lstrip(".") or "submission"
 
 
+def grader_fingerprint() -> str:
+    """Hash of what decides a grade (steps, tasks, checks, rubric): fixing a check regrades everyone."""
+    h = hashlib.sha256()
+    for pattern in ("grader/run/steps/*.py", "grader/tasks/*.py", "grader/checks/*.py", "grader/rubric/*.toml",
+                    "grader/oracles/*.py", "grader/profiles.py"):
+        for path in sorted(REPO.glob(pattern)):
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
 def content_hash(sub_dir: Path, profile: str, tasks: tuple[str, ...] = (), visible_only: bool = False) -> str:
-    """sha256 of the API modules' bytes, the profile and the selection: equal hash, equal grade."""
+    """sha256 of the API modules' bytes, the profile, the selection and the grader: equal hash, equal grade."""
     h = hashlib.sha256(HASH_VERSION.encode())
+    h.update(grader_fingerprint().encode())
     h.update(f"|{profile}|{','.join(sorted(tasks))}|{int(visible_only)}|".encode())
     for name in API_NAMES:
         path = Path(sub_dir) / "submission" / name

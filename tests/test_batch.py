@@ -83,6 +83,14 @@ def test_content_hash_covers_the_api_modules_and_the_profile(env):
     (sub / "submission" / "notes.txt").write_text("not an API module")
     assert batch.content_hash(sub, "smoke") == h
     (sub / "submission" / "fraud.py").write_text("x = 1\n")
+    h2 = batch.content_hash(sub, "smoke")
+    assert h2 != h
+
+
+def test_content_hash_changes_when_the_grader_changes(env, monkeypatch):
+    sub = env.subs / "amy"
+    h = batch.content_hash(sub, "smoke")
+    monkeypatch.setattr(batch, "grader_fingerprint", lambda: "a fixed check")
     assert batch.content_hash(sub, "smoke") != h
 
 

@@ -63,6 +63,17 @@ def task_module(task: str):
         raise
 
 
+def task_fingerprint(task: str) -> str:
+    """Hash of the code that generates a task's inputs: a changed generator invalidates the cache."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in (REPO / "grader" / "tasks" / f"{task}.py", REPO / "grader" / "data" / f"{task}.py",
+                 REPO / "grader" / "profiles.py"):
+        h.update(path.read_bytes() if path.is_file() else b"<absent>")
+    return h.hexdigest()
+
+
 def prepare_task_inputs(profile: Profile, tasks: tuple[str, ...] | list[str], *, cache: Path | None = None,
                         log: Log = _nolog) -> tuple[Path, Path]:
     """``(inputs_dir, heldback_dir)`` for ``profile``, generated once and cached.
@@ -83,7 +94,8 @@ def prepare_task_inputs(profile: Profile, tasks: tuple[str, ...] | list[str], *,
         fcntl.flock(lock, fcntl.LOCK_EX)
         for task in tasks:
             done = inputs / f".done-{task}"
-            if done.exists():
+            fingerprint = task_fingerprint(task)
+            if done.exists() and done.read_text().split()[:1] == [fingerprint]:
                 continue
             module = task_module(task)
             if module is None:
@@ -91,7 +103,7 @@ def prepare_task_inputs(profile: Profile, tasks: tuple[str, ...] | list[str], *,
                 continue
             start = time.perf_counter()
             module.prepare_inputs(profile, inputs, heldback)
-            done.write_text(f"{time.time()}\n")
+            done.write_text(f"{fingerprint} {time.time()}\n")
             log(f"inputs: prepared {task} for profile {profile.name} in {time.perf_counter() - start:.1f} s")
     for root, dirs, files in os.walk(inputs):
         for name in dirs:
