@@ -11,18 +11,21 @@ import pytest
 
 from grader.run.orchestrate import REPO
 from grader.run.sandbox import FsPlan, Limits, probe_capabilities, run_sandboxed, sandbox_env
+from tests.mizan_demo import open_tmpdir
 
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="namespaces and the uid drop need root (CI runs as root)")
 
 
 @pytest.fixture()
-def box(tmp_path):
-    tmp_path.chmod(0o755)
-    for parent in tmp_path.parents:
-        if str(parent).startswith("/tmp/pytest-of-") and parent.stat().st_mode & 0o777 == 0o700:
-            parent.chmod(0o755)   # the unprivileged user must reach its run folder
+def tmp_path():
+    """A temp folder the unprivileged user can reach (pytest's own tmp root is 0700)."""
+    with open_tmpdir() as path:
+        yield path
 
+
+@pytest.fixture()
+def box(tmp_path):
     def run(code: str, python: str = sys.executable, fs: FsPlan | None = None, **limits):
         cwd = tmp_path / f"cwd{len(list(tmp_path.glob('cwd*')))}"
         cwd.mkdir()
@@ -136,7 +139,7 @@ def test_when_nobody_cannot_run_the_interpreter_it_runs_as_root_without_capabili
     private.mkdir(mode=0o700)
     private.chmod(0o700)
     python = private / "python"
-    python.symlink_to(os.path.realpath(sys.executable) if not sys.prefix != sys.base_prefix else sys.executable)
+    python.symlink_to(sys.executable)   # nobody cannot traverse private/: the probe must notice
     code = ("import os\n"
             "print('UID', os.getuid())\n"
             "print([l for l in open('/proc/self/status') if l.startswith('CapEff')][0].split()[1])\n"
