@@ -131,3 +131,26 @@ def test_step_main_turns_every_exception_into_a_status(tmp_path, files, kind, er
     assert (status["status"], status["error_type"], status["where"]) == (kind, error_type, where)
     if error_type == "SystemExit":
         assert "sys.exit" in status["message"]
+
+
+def test_collect_artifacts_keeps_only_regular_files_of_allowed_types_and_sizes(tmp_path, monkeypatch):
+    from grader.run import orchestrate
+
+    staging, art = tmp_path / "staging", tmp_path / "art"
+    (staging / "nli").mkdir(parents=True)
+    (staging / "steps").mkdir()
+    (staging / "nli" / "params.json").write_text("{}")
+    (staging / "nli" / "model.pkl").write_bytes(b"\x80\x04pickle")
+    (staging / "nli" / "big.npz").write_bytes(b"0" * 2048)
+    (staging / "nli" / "link.json").symlink_to("/etc/passwd")
+    (staging / "nli" / "dirlink").symlink_to("/etc", target_is_directory=True)
+    (staging / "steps" / "nli.params.json").write_text('{"status": "ok"}')
+    monkeypatch.setattr(orchestrate, "MAX_FILE_BYTES", 1024)
+    notes, manifest, budget = [], {}, [10_000]
+    orchestrate.collect_artifacts(staging, art, "nli.params", manifest, budget, notes.append)
+    assert manifest == {"nli/params.json": "nli.params"}
+    assert sorted(p.relative_to(art).as_posix() for p in art.rglob("*") if p.is_file()) == ["nli/params.json"]
+    assert budget == [10_000 - 2]
+    assert sorted(n.split(" from ")[0] for n in notes) == [
+        "artifact nli/big.npz", "artifact nli/dirlink", "artifact nli/link.json", "artifact nli/model.pkl"]
+    assert any("type .pkl is not allowed" in n for n in notes) and any("byte cap" in n for n in notes)
