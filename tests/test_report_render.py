@@ -83,8 +83,10 @@ def test_key_numbers_in_both_digit_systems(full):
         assert number in text, number
     for number in ("۲۲٬۷۱۴٬۳۷۱", "۷۴٬۸۸۳", "۰٫۸۲۷", "۰٫۷۵۸", "۰٫۷۴۱۲", "۴۷٬۵۲۰", "۴۰۱۱۲۳۴۵", "۱۴۰۵"):
         assert number in text, number
-    for word in ("Sara Ahmadi", "40112345", "29 November 2026", "8 Azar 1405 SH"):
+    for word in ("Sara Ahmadi", "40112345", "29 November 2026", "8 Azar 1405 SH", "all-MiniLM-L6-v2"):
         assert word in text, word
+    assert re.search(r"Best F1\s+0\.912\s+0\.827\s+0\.717\s+0\.768", text)    # the threshold table
+    assert "Not available" not in text
 
 
 @needs_poppler
@@ -132,8 +134,7 @@ def test_persian_blocks_are_rtl_and_isolate_latin(full):
     tags = re.findall(r'<[a-z0-9]+ [^>]*lang="fa"[^>]*>', html)
     assert len(tags) > 15
     assert [t for t in tags if 'dir="rtl"' not in t] == []
-    assert '<bdi dir="ltr">all-MiniLM-L6-v2</bdi>' not in html     # the model *name* is minilm here
-    assert '<bdi dir="ltr">minilm</bdi>' in html
+    assert '<bdi dir="ltr">all-MiniLM-L6-v2</bdi>' in html
     assert '<bdi dir="ltr">r = ۸</bdi>' in html and '<bdi dir="ltr">alpha = ۱۶</bdi>' in html
     # tables mirror by direction: a Persian table sits inside a dir="rtl" block
     assert re.search(r'<div class="block" lang="fa" dir="rtl">(?:(?!</div>).)*<h2>پارامترها، کیفیت و هزینه</h2>\s*<table',

@@ -96,10 +96,11 @@ def load_json(path: Path, *, task: str | None = None) -> dict | Missing:
 
 
 def require(data: dict, file: str, *keys: str) -> Missing | None:
-    """A Missing for the first dotted key absent from ``data``, else None."""
+    """A Missing for the first key absent from ``data``, else None; "a.b" is b inside a
+    (one level: keys such as "at_0.5" hold a dot themselves)."""
     for key in keys:
         node = data
-        for part in key.split("."):
+        for part in key.split(".", 1):
             if not isinstance(node, dict) or part not in node or node[part] is None:
                 return Missing("missing_key", {"file": file, "key": key})
             node = node[part]

@@ -138,13 +138,17 @@ def _first(*pieces) -> dict:
     return {}
 
 
+MODEL_NAMES = {"minilm": "all-MiniLM-L6-v2", "tiny-roberta": "tiny random RoBERTa", "roberta-large": "RoBERTa-large"}
+
+
 def nli_view(results: Results, figs: FigureSet) -> dict:
     nli = results.nli
     if not any(nli.values()):
         return {"available": False, "missing": [m for m in nli.values()]}
     first = _first(*nli.values())
     prof = first.get("profile", {}).get("nli", {})
-    info = {"model": first.get("model") or prof.get("model", "?"), "n_train": first.get("n_train", prof.get("n_train")),
+    model = first.get("model") or prof.get("model", "?")
+    info = {"model": MODEL_NAMES.get(model, model), "n_train": first.get("n_train", prof.get("n_train")),
             "n_eval": first.get("n_eval", prof.get("n_eval")), "epochs": prof.get("epochs", len(first.get("history") or [])),
             "r": prof.get("lora_r", 8), "alpha": prof.get("lora_alpha", 16)}
     rows = []
