@@ -292,3 +292,47 @@ def run_gradescope(args) -> int:
         shutil.copy2(out / "run.log", results / "run.log")
     print(f"results: {results / 'results.json'}")
     return 0
+
+
+RUBRIC_START, RUBRIC_END = "<!-- rubric:start -->", "<!-- rubric:end -->"
+STATEMENTS = {"en": ROOT / "assignment" / "README.md", "fa": ROOT / "assignment" / "README.fa.md"}
+_TASK_TITLES = {"en": {"nli": "Task 1 — NLI fine-tuning", "fraud": "Task 2 — Fraud detection"},
+                "fa": {"nli": "بخش ۱ — تنظیم دقیق برای استنتاج زبان طبیعی", "fraud": "بخش ۲ — تشخیص تقلب"}}
+_HEAD = {"en": ("Check", "Points", "Visibility", "visible", "hidden", "Total", "visible"),
+         "fa": ("بررسی", "امتیاز", "نمایش", "قابل‌مشاهده", "پنهان", "جمع", "قابل‌مشاهده")}
+
+
+def rubric_markdown(lang: str) -> str:
+    """The statement's rubric table, generated from grader/rubric/*.toml."""
+    from grader.rubric import load_rubric
+
+    check, points, vis, visible, hidden, total, of_visible = _HEAD[lang]
+    entries = load_rubric()
+    lines = []
+    order = {"nli": 0, "fraud": 1}
+    for task in sorted(dict.fromkeys(e.task for e in entries), key=lambda t: (order.get(t, 9), t)):
+        rows = [e for e in entries if e.task == task]
+        lines += [f"**{_TASK_TITLES[lang].get(task, task)}**", "", f"| {check} | {points} | {vis} |", "|---|---|---|"]
+        for e in rows:
+            title = e.title_en if lang == "en" else e.title_fa
+            lines.append(f"| {title} | {e.points:g} | {visible if e.visibility == 'visible' else hidden} |")
+        task_total = sum(e.points for e in rows)
+        task_visible = sum(e.points for e in rows if e.visibility == "visible")
+        lines += [f"| **{total}** | **{task_total:g}** | {task_visible:g} {of_visible} |", ""]
+    grand = sum(e.points for e in entries)
+    grand_visible = sum(e.points for e in entries if e.visibility == "visible")
+    lines.append(f"**{total}: {grand:g}** ({grand_visible:g} {of_visible})")
+    return "\n".join(lines)
+
+
+def sync_statement_rubric(lang: str, *, write: bool) -> bool:
+    """True when the statement's rubric block matches the rubric; rewrite it when ``write``."""
+    path = STATEMENTS[lang]
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index(RUBRIC_START) + len(RUBRIC_START), text.index(RUBRIC_END)
+    wanted = "\n" + rubric_markdown(lang) + "\n"
+    if text[start:end] == wanted:
+        return True
+    if write:
+        path.write_text(text[:start] + wanted + text[end:], encoding="utf-8")
+    return False
