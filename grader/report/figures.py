@@ -149,27 +149,29 @@ def fig_nli_params(nli: dict) -> plt.Figure:
 # ---- Task 2 -------------------------------------------------------------------------------------
 
 COUNT_PARTS = (("original", "original"), ("train_before", "train, before ADASYN"),
-               ("train_after", "train, after ADASYN"), ("test", "test (untouched)"))
+               ("train_after", "train, after ADASYN"), ("validation", "validation"), ("test", "test (untouched)"))
 
 
 def fig_fraud_counts(fraud: dict) -> plt.Figure:
     counts = fraud["class_counts"]
-    fig, axes = _new(4, 2.5, left=0.09, right=0.99, bottom=0.1, top=0.84, wspace=0.35)
-    top = max(int(v) for part in counts.values() if part for v in part.values())
-    for ax, (key, title) in zip(axes, COUNT_PARTS):
+    parts = [(k, t) for k, t in COUNT_PARTS if k != "validation" or counts.get("validation")]
+    fig, axes = _new(len(parts), 2.5, left=0.08, right=0.99, bottom=0.1, top=0.84,
+                     wspace=0.35 if len(parts) < 5 else 0.45)
+    top = max(int(v) for part in counts.values() if isinstance(part, dict) for v in part.values())
+    for ax, (key, title) in zip(axes, parts):
         part = counts.get(key)
         if not part:
             _na_panel(ax, title)
             continue
         n0, n1 = int(part.get("0", 0)), int(part.get("1", 0))
-        bars = ax.bar(["legit (0)", "fraud (1)"], [n0, n1], color=[GREY, LEAKY], width=0.6)
+        bars = ax.bar(["legit", "fraud"], [n0, n1], color=[GREY, LEAKY], width=0.6)
         ax.set_yscale("log")
         ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_ylim(0.8, top * 6)
         for bar, n in zip(bars, (n0, n1)):
             ax.text(bar.get_x() + bar.get_width() / 2, max(n, 1) * 1.3, f"{n:,}", ha="center", fontsize=7)
         rate = n1 / (n0 + n1) if n0 + n1 else 0
-        ax.set_title(f"{title}\nfraud {rate:.2%}", fontsize=8)
+        ax.set_title(f"{title}\nfraud {rate:.2%}", fontsize=7.5)
         ax.grid(axis="x", visible=False)
     axes[0].set_ylabel("rows (log scale)")
     return fig

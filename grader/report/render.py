@@ -192,6 +192,9 @@ def _dig(data, path):
     return data
 
 
+COUNT_PARTS = ("original", "train_before", "train_after", "validation", "test")
+
+
 def fraud_view(results: Results, figs: FigureSet) -> dict:
     fraud = results.fraud
     if not fraud:
@@ -208,8 +211,10 @@ def fraud_view(results: Results, figs: FigureSet) -> dict:
     counts = fraud.get("class_counts")
     if isinstance(counts, dict):
         view["counts"] = []
-        for key in ("original", "train_before", "train_after", "test"):
+        for key in COUNT_PARTS:
             part = counts.get(key) or {}
+            if key == "validation" and not part:
+                continue            # a validation part is optional
             n0, n1 = int(part.get("0", 0)), int(part.get("1", 0))
             view["counts"].append({"part": key, "n0": n0, "n1": n1,
                                    "rate": 100.0 * n1 / (n0 + n1) if n0 + n1 else None, "present": bool(part)})
@@ -245,6 +250,9 @@ def fraud_view(results: Results, figs: FigureSet) -> dict:
                          "diff": lk - c if isinstance(c, (int, float)) and isinstance(lk, (int, float)) else None})
         view["leaky"] = {"rows": rows, "auprc": correct.get("pr_auc"), "leaky_auprc": leaky.get("pr_auc"),
                          "base": correct.get("base_rate"), "leaky_base": leaky.get("base_rate")}
+        lt = fraud.get("leaky_test")
+        if isinstance(lt, dict) and isinstance(lt.get("synthetic_rows"), int) and isinstance(lt.get("rows"), int):
+            view["leaky"]["synthetic"] = {"synthetic": lt["synthetic_rows"], "rows": lt["rows"]}
     else:
         view["leaky"] = None
     view["times"] = fraud.get("times") if isinstance(fraud.get("times"), dict) else None
