@@ -1,0 +1,38 @@
+"""ADASYN rejects bad input with a ValueError that names the problem (DESIGN.md, submission/adasyn.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.checks.fraud_common import heldback_cases, report
+
+STEP = "fraud.adasyn_errors"
+
+
+@pytest.mark.check("adasyn.errors")
+def test_bad_input_raises_value_error(ctx):
+    """Each listed bad input raises ValueError; the valid control input does not raise."""
+    records = ctx.artifact_json("fraud/adasyn_errors.json", step=STEP)
+    problems = []
+    for case in heldback_cases(ctx, "adasyn_errors"):
+        rec = records.get(case["name"]) if isinstance(records, dict) else None
+        name, problem = case["name"], case["problem"]
+        if not isinstance(rec, dict):
+            problems.append((f"Input {name}: no record (the step stopped before it).",
+                             f"ورودی {name}: رکوردی نیست (مرحله پیش از آن متوقف شد)."))
+        elif name == "control":
+            if rec.get("raised"):
+                problems.append((f"A valid input (k = {case['params']['k']}, beta = {case['params']['beta']}) "
+                                 f"must not raise, but it raised {rec.get('error_type')}: {rec.get('message')}.",
+                                 f"یک ورودی معتبر نباید خطا بدهد، اما {rec.get('error_type')} داد: "
+                                 f"{rec.get('message')}."))
+        elif not rec.get("raised"):
+            problems.append((f"Input {name} ({problem}): expected ValueError, but no exception was raised.",
+                             f"ورودی {name} ({problem}): انتظار ValueError می‌رفت، اما هیچ خطایی رخ نداد."))
+        elif not rec.get("is_value_error"):
+            problems.append((f"Input {name} ({problem}): expected ValueError, found {rec.get('error_type')}: "
+                             f"{str(rec.get('message'))[:150]}.",
+                             f"ورودی {name} ({problem}): انتظار ValueError می‌رفت، {rec.get('error_type')} "
+                             f"به دست آمد: {str(rec.get('message'))[:150]}."))
+    report(problems, where_en="the input validation at the start of ADASYN.fit_resample",
+           where_fa="اعتبارسنجی ورودی در ابتدای ADASYN.fit_resample")

@@ -1,0 +1,240 @@
+"""The leakage-safe protocol: split the raw rows (stratified), then resample the training part only.
+
+The step calls ``split_then_resample`` on a frame whose column 0 is a unique row
+id, with a recording sampler that logs the ids it is given and appends one copy
+of each minority row with id ``-(id + 1)``. Every returned row is therefore
+*original* (an input row, unchanged, with its label), *added by the sampler*,
+or *modified*. Each check below grades one property; consequences of a fault
+that another check names are left to that check (e.g. resampled rows in the
+test part are :func:`test_sampler_saw_training_rows_only`'s finding, not
+:func:`test_test_rows_original_untouched`'s).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from grader.checks.fraud_common import report
+from grader.checks.support import CheckFailed
+
+STEP = "fraud.split"
+ID_COLUMN = 0
+ORIGINAL, ADDED, MODIFIED = 0, 1, 2
+STRATIFY_TOLERANCE = 2     # rows per class: sklearn's allocation is within 1 of n_test * p_c
+
+WHERE_EN = "split_then_resample in submission/fraud.py"
+WHERE_FA = "split_then_resample در submission/fraud.py"
+
+
+def classify_rows(X_part: np.ndarray, y_part: np.ndarray, X: np.ndarray, y: np.ndarray,
+                  *, rtol: float = 1e-6, atol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    """``(kind, source)`` per row: ORIGINAL / ADDED / MODIFIED and the original row it comes from (-1)."""
+    n = len(X)
+    kind = np.full(len(X_part), MODIFIED)
+    source = np.full(len(X_part), -1)
+    if X_part.ndim != 2 or X_part.shape[1] != X.shape[1] or len(y_part) != len(X_part):
+        return kind, source
+    ids = X_part[:, ID_COLUMN]
+    whole = np.isfinite(ids) & (ids == np.round(ids))
+    idx = np.where(whole, ids, 0).astype(np.int64)
+    src = np.where(idx >= 0, idx, -idx - 1)
+    valid = whole & (src >= 0) & (src < n)
+    src = np.where(valid, src, 0)
+    same = np.isclose(X_part, X[src], rtol=rtol, atol=atol)
+    rest_same = same[:, 1:].all(axis=1)
+    label_same = y_part == y[src]
+    original = valid & (idx >= 0) & rest_same & label_same
+    added = valid & (idx < 0) & rest_same & label_same
+    kind[original] = ORIGINAL
+    kind[added] = ADDED
+    source[original | added] = src[original | added]
+    return kind, source
+
+
+@dataclass
+class SplitRun:
+    """One call of split_then_resample, classified."""
+
+    name: str
+    seed: int
+    test_size: float
+    calls: list
+    train_kind: np.ndarray
+    train_src: np.ndarray
+    test_kind: np.ndarray
+    test_src: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+
+
+def split_runs(ctx) -> tuple[list[SplitRun], np.ndarray, np.ndarray]:
+    """The classified runs and the grader's frame (X, y); fail if a run raised."""
+    records = ctx.artifact_json("fraud/split.json", step=STEP)
+    arrays = ctx.artifact_npz("fraud/split.npz", step=STEP)
+    with np.load(ctx.heldback_path("fraud/split_frame.npz"), allow_pickle=False) as data:
+        X, y = np.array(data["X"]), np.array(data["y"])
+    runs_meta = json.loads(ctx.heldback_path("fraud/split_runs.json").read_text(encoding="utf-8"))
+    runs, crashed = [], []
+    for meta in runs_meta:
+        name = meta["name"]
+        rec = records.get(name) if isinstance(records, dict) else None
+        if not isinstance(rec, dict) or rec.get("status") != "ok":
+            why = "no record" if not isinstance(rec, dict) else f"{rec.get('error_type')}: {rec.get('message')}"
+            crashed.append(f"run {name} (seed {meta['seed']}, test_size {meta['test_size']}): {str(why)[:200]}")
+            continue
+        calls = [np.asarray(arrays[f"call{i}__{name}"]) for i in range(int(rec.get("sampler_calls", 0)))
+                 if f"call{i}__{name}" in arrays]
+        parts = {key: np.asarray(arrays[f"{key}__{name}"]) for key in ("X_train", "X_test", "y_train", "y_test")}
+        train_kind, train_src = classify_rows(parts["X_train"], parts["y_train"], X, y)
+        test_kind, test_src = classify_rows(parts["X_test"], parts["y_test"], X, y)
+        runs.append(SplitRun(name, meta["seed"], meta["test_size"], calls, train_kind, train_src,
+                             test_kind, test_src, parts["y_train"], parts["y_test"]))
+    if crashed:
+        raise CheckFailed("This check could not be graded because split_then_resample failed: "
+                          + "; ".join(crashed[:2]) + f". Look at {WHERE_EN}.",
+                          "این بررسی انجام نشد زیرا split_then_resample خطا داد: " + "؛ ".join(crashed[:2])
+                          + f". {WHERE_FA} را بررسی کنید.")
+    return runs, X, y
+
+
+def _run_label(run: SplitRun) -> str:
+    return f"Run {run.name} (seed {run.seed}, test_size {run.test_size})"
+
+
+@pytest.mark.check("split.sampler_train_only")
+def test_sampler_saw_training_rows_only(ctx):
+    """The sampler ran once, on training rows only; no resampled row reached the test part."""
+    runs, X, y = split_runs(ctx)
+    problems = []
+    for run in runs:
+        lab = _run_label(run)
+        test_ids = set(run.test_src[run.test_kind == ORIGINAL].tolist())
+        if len(run.calls) > 1:
+            seen_test = sum(len(test_ids & set(c[c >= 0].astype(int).tolist())) for c in run.calls[1:])
+            problems.append((f"{lab}: expected one call of sampler.fit_resample (on the training part); found "
+                             f"{len(run.calls)} calls" + (f", a later one on {seen_test} test rows" if seen_test
+                                                           else "") + ". Resample the training part only.",
+                             f"{lab}: انتظار یک بار فراخوانی sampler.fit_resample (روی بخش آموزش) می‌رفت؛ "
+                             f"{len(run.calls)} بار فراخوانی شد. فقط بخش آموزش را بازنمونه‌گیری کنید."))
+            continue
+        if run.calls:
+            seen = run.calls[0]
+            leaked = len(test_ids & set(seen[seen >= 0].astype(int).tolist()))
+            if leaked:
+                problems.append((f"{lab}: the sampler was given {len(seen)} rows, {leaked} of which ended up in "
+                                 f"the test part: it ran before the split (the leak that inflates test "
+                                 f"scores). Expected: split first, then sampler.fit_resample(X_train, y_train).",
+                                 f"{lab}: به sampler {len(seen)} سطر داده شد که {leaked} سطر از آن‌ها در بخش "
+                                 f"آزمون قرار گرفتند: بازنمونه‌گیری پیش از تقسیم انجام شده است (نشتی داده). "
+                                 f"انتظار: اول تقسیم، سپس sampler.fit_resample(X_train, y_train)."))
+                continue
+        added_in_test = int(np.sum(run.test_kind == ADDED))
+        if added_in_test:
+            problems.append((f"{lab}: expected no resampled row in the test part; found {added_in_test}.",
+                             f"{lab}: انتظار می‌رفت هیچ سطر بازنمونه‌گیری‌شده‌ای در بخش آزمون نباشد؛ "
+                             f"{added_in_test} سطر پیدا شد."))
+    report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
+
+
+@pytest.mark.check("split.test_original")
+def test_test_rows_original_untouched(ctx):
+    """Every test row is an original row, unchanged, with its label, at most once."""
+    runs, X, y = split_runs(ctx)
+    problems = []
+    for run in runs:
+        modified = int(np.sum(run.test_kind == MODIFIED))
+        originals = run.test_src[run.test_kind == ORIGINAL]
+        repeated = len(originals) - len(np.unique(originals))
+        if modified:
+            problems.append((f"{_run_label(run)}: expected every test row to be an original row, untouched "
+                             f"(same values, same label); {modified} of {len(run.test_kind)} test rows were "
+                             f"changed (scaled, re-encoded or relabelled). Return X_test exactly as split.",
+                             f"{_run_label(run)}: انتظار می‌رفت هر سطر آزمون یک سطر اصلی و دست‌نخورده باشد "
+                             f"(همان مقادیر و همان برچسب)؛ {modified} سطر از {len(run.test_kind)} سطر آزمون "
+                             f"تغییر کرده‌اند (مقیاس‌بندی، تبدیل یا برچسب جدید). X_test را همان‌طور که تقسیم "
+                             f"شده برگردانید."))
+        elif repeated:
+            problems.append((f"{_run_label(run)}: {repeated} original rows appear more than once in the test part.",
+                             f"{_run_label(run)}: {repeated} سطر اصلی بیش از یک بار در بخش آزمون آمده‌اند."))
+    report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
+
+
+@pytest.mark.check("split.disjoint")
+def test_train_and_test_disjoint(ctx):
+    """No original row is in both the training and the test part."""
+    runs, X, y = split_runs(ctx)
+    problems = []
+    for run in runs:
+        train_ids = set(run.train_src[run.train_kind == ORIGINAL].tolist())
+        test_ids = set(run.test_src[run.test_kind == ORIGINAL].tolist())
+        both = train_ids & test_ids
+        if both:
+            problems.append((f"{_run_label(run)}: expected disjoint parts; {len(both)} original rows are in "
+                             f"both the training and the test part.",
+                             f"{_run_label(run)}: انتظار بخش‌های جدا از هم می‌رفت؛ {len(both)} سطر اصلی هم در "
+                             f"بخش آموزش و هم در بخش آزمون هستند."))
+    report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
+
+
+@pytest.mark.check("split.stratified")
+def test_split_is_stratified(ctx):
+    """The test part keeps the class ratio of what was split: test_size × count per class, ±1 row.
+
+    What was split is the original frame, except when the sampler ran on every
+    row first (that sequencing mistake is split.sampler_train_only's finding);
+    then it is the sampler's output, and its ratio is the one a stratified
+    split keeps.
+    """
+    runs, X, y = split_runs(ctx)
+    problems = []
+    n = len(y)
+    counts = np.bincount(y, minlength=2)
+    for run in runs:
+        saw_all = (len(run.calls) == 1 and len(run.calls[0]) == n
+                   and np.array_equal(np.sort(run.calls[0]), np.arange(n)))
+        if saw_all:
+            split_counts = counts + np.bincount([int(np.argmin(counts))], minlength=2) * counts.min()
+            test_labels = run.y_test
+        else:
+            split_counts = counts
+            test_labels = run.y_test[run.test_kind != ADDED]
+        found = np.bincount(test_labels.astype(np.int64).clip(0, 1), minlength=2)[:2]
+        expected = run.test_size * split_counts
+        if np.any(np.abs(found - expected) >= STRATIFY_TOLERANCE):
+            problems.append((f"{_run_label(run)}: expected about {expected[0]:.0f} legitimate and "
+                             f"{expected[1]:.0f} fraud rows in the test part (test_size × each class: a "
+                             f"stratified split); found {found[0]} and {found[1]}. Pass stratify=y and "
+                             f"test_size to the split.",
+                             f"{_run_label(run)}: انتظار حدود {expected[0]:.0f} سطر سالم و {expected[1]:.0f} "
+                             f"سطر تقلب در بخش آزمون می‌رفت (test_size × هر کلاس: تقسیم لایه‌ای)؛ "
+                             f"{found[0]} و {found[1]} به دست آمد. stratify=y و test_size را به تقسیم بدهید."))
+    report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
+
+
+@pytest.mark.check("split.train_resampled")
+def test_training_part_is_resampled(ctx):
+    """The returned training part is the sampler's output: original rows plus the rows it added."""
+    runs, X, y = split_runs(ctx)
+    problems = []
+    for run in runs:
+        lab = _run_label(run)
+        if not run.calls:
+            problems.append((f"{lab}: sampler.fit_resample was never called; expected the training part to be "
+                             f"resampled.",
+                             f"{lab}: sampler.fit_resample هرگز فراخوانی نشد؛ انتظار می‌رفت بخش آموزش "
+                             f"بازنمونه‌گیری شود."))
+            continue
+        modified = int(np.sum(run.train_kind == MODIFIED))
+        added = int(np.sum(run.train_kind == ADDED))
+        if modified or not added:
+            problems.append((f"{lab}: expected X_train, y_train to be what sampler.fit_resample returned "
+                             f"(original training rows plus the rows it added); found {added} added rows and "
+                             f"{modified} rows that are neither.",
+                             f"{lab}: انتظار می‌رفت X_train و y_train همان خروجی sampler.fit_resample باشند "
+                             f"(سطرهای اصلی آموزش به‌علاوهٔ سطرهای افزوده)؛ {added} سطر افزوده و {modified} "
+                             f"سطر نامعتبر پیدا شد."))
+    report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)

@@ -1,0 +1,434 @@
+"""The fraud checks on artifacts written in-process (no sandbox, no TensorFlow): each fault, one check.
+
+The fraud steps are called with a StepContext whose ``module()`` hands them a
+Python object instead of importing ``submission/``; the checks are then called
+directly with a CheckContext over the artifacts and the held-back copies that
+``grader.tasks.fraud`` writes. The sandboxed, end-to-end version of the same
+claims is tests/test_gallery_fraud.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from grader.checks import adasyn_errors, adasyn_math, adasyn_synthesis, cnn_arch, fraud_metrics, split_protocol
+from grader.checks.support import CheckContext, CheckFailed
+from grader.profiles import get_profile
+from grader.run.step_api import StepContext
+from grader.run.steps import fraud as steps
+from grader.tasks import fraud as tasks
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = REPO / "tests" / "submissions" / "fraud_correct" / "submission"
+
+ADASYN_CHECKS = {
+    "adasyn.d": adasyn_math.test_imbalance_degree,
+    "adasyn.G": adasyn_math.test_amount_to_generate,
+    "adasyn.r": adasyn_math.test_majority_ratios,
+    "adasyn.r_hat": adasyn_math.test_normalised_ratios,
+    "adasyn.g": adasyn_math.test_rounded_counts,
+    "adasyn.originals_first": adasyn_synthesis.test_originals_first_in_order,
+    "adasyn.synthetic_count": adasyn_synthesis.test_synthetic_count_and_labels,
+    "adasyn.segments": adasyn_synthesis.test_synthetic_rows_on_minority_segments,
+    "adasyn.per_sample_counts": adasyn_synthesis.test_each_sample_gets_g_i_rows,
+    "adasyn.threshold": adasyn_synthesis.test_nothing_generated_above_threshold,
+    "adasyn.reproducible": adasyn_synthesis.test_same_random_state_same_rows,
+    "adasyn.errors": adasyn_errors.test_bad_input_raises_value_error,
+}
+SPLIT_CHECKS = {
+    "split.sampler_train_only": split_protocol.test_sampler_saw_training_rows_only,
+    "split.test_original": split_protocol.test_test_rows_original_untouched,
+    "split.disjoint": split_protocol.test_train_and_test_disjoint,
+    "split.stratified": split_protocol.test_split_is_stratified,
+    "split.train_resampled": split_protocol.test_training_part_is_resampled,
+}
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+BASE_ADASYN = _load(BASE / "adasyn.py", "gallery_base_adasyn").ADASYN
+BASE_SPLIT = _load(BASE / "fraud.py", "gallery_base_fraud").split_then_resample
+
+
+class FakeStepContext(StepContext):
+    """A StepContext whose submission modules are given objects (tests only)."""
+
+    def __init__(self, modules: dict, **kwargs):
+        super().__init__(**kwargs)
+        self._modules = modules
+
+    def module(self, name):
+        return self._modules[name]
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """inputs/ and heldback/ with the ADASYN and split inputs (the detector part is not needed here)."""
+    root = tmp_path_factory.mktemp("fraud")
+    inputs, held = root / "inputs" / "fraud", root / "heldback" / "fraud"
+    inputs.mkdir(parents=True)
+    held.mkdir(parents=True)
+    tasks._write_cases(inputs, "adasyn_cases", tasks.adasyn_cases())
+    tasks._write_cases(inputs, "adasyn_errors", tasks.adasyn_error_cases())
+    X, y = tasks.split_frame()
+    np.savez(inputs / "split_frame.npz", X=X, y=y)
+    (inputs / "split_runs.json").write_text(json.dumps(list(tasks.SPLIT_RUNS)))
+    for name in tasks.PUBLIC_FILES:
+        (held / name).write_bytes((inputs / name).read_bytes())
+    return root
+
+
+def run_steps(folders: Path, out: Path, modules: dict, step_funcs) -> CheckContext:
+    ctx = FakeStepContext(modules, inputs=folders / "inputs", out=out, profile=get_profile("smoke"), seed=0,
+                          submission_dir=out)
+    for func, step_id in step_funcs:
+        func(ctx)
+        (out / "steps").mkdir(parents=True, exist_ok=True)
+        (out / "steps" / f"{step_id}.json").write_text(json.dumps({"step": step_id, "status": "ok"}))
+    return CheckContext(out, folders / "heldback", get_profile("smoke"))
+
+
+def failing(ctx: CheckContext, checks: dict) -> set[str]:
+    failed = set()
+    for cid, check in checks.items():
+        try:
+            check(ctx)
+        except CheckFailed:
+            failed.add(cid)
+    return failed
+
+
+def adasyn_ctx(folders, tmp_path, cls) -> CheckContext:
+    mod = SimpleNamespace(ADASYN=cls)
+    return run_steps(folders, tmp_path / "art", {"adasyn": mod},
+                     [(steps.adasyn_cases, "fraud.adasyn_cases"), (steps.adasyn_errors, "fraud.adasyn_errors")])
+
+
+# -- ADASYN --------------------------------------------------------------------------------------
+def test_correct_adasyn_passes_every_check(folders, tmp_path):
+    assert failing(adasyn_ctx(folders, tmp_path, BASE_ADASYN), ADASYN_CHECKS) == set()
+
+
+class RandomParentsADASYN(BASE_ADASYN):
+    """Computes g_ but draws the parents of the synthetic rows uniformly at random."""
+
+    def fit_resample(self, X, y):
+        X_res, y_res = super().fit_resample(X, y)
+        if not hasattr(self, "g_") or len(X_res) == len(X):
+            return X_res, y_res
+        X, y = np.asarray(X, float), np.asarray(y)
+        minority = y_res[-1]
+        X_min = X[y == minority]
+        from sklearn.neighbors import NearestNeighbors
+
+        neigh = NearestNeighbors(n_neighbors=self.k + 1).fit(X_min).kneighbors(X_min, return_distance=False)[:, 1:]
+        rng = np.random.default_rng(0)
+        n_new = len(X_res) - len(X)
+        parents = rng.integers(0, len(X_min), n_new)
+        z = neigh[parents, rng.integers(0, self.k, n_new)]
+        S = X_min[parents] + rng.random((n_new, 1)) * (X_min[z] - X_min[parents])
+        return np.vstack([X, S]), y_res
+
+
+class UnseededADASYN(BASE_ADASYN):
+    """Ignores random_state: every call draws from fresh entropy."""
+
+    def fit_resample(self, X, y):
+        self.random_state = None
+        return super().fit_resample(X, y)
+
+
+class WrongLabelADASYN(BASE_ADASYN):
+    def fit_resample(self, X, y):
+        X_res, y_res = super().fit_resample(X, y)
+        y_res = np.asarray(y_res).copy()
+        y_res[len(y):] = 1 - y_res[len(y):]
+        return X_res, y_res
+
+
+@pytest.mark.parametrize("cls, expected", [
+    (RandomParentsADASYN, {"adasyn.per_sample_counts"}),
+    (UnseededADASYN, {"adasyn.reproducible"}),
+    (WrongLabelADASYN, {"adasyn.synthetic_count"}),
+])
+def test_one_fault_one_failing_check(folders, tmp_path, cls, expected):
+    assert failing(adasyn_ctx(folders, tmp_path, cls), ADASYN_CHECKS) == expected
+
+
+def test_edited_fitted_attributes_fail_only_their_check(folders, tmp_path):
+    ctx = adasyn_ctx(folders, tmp_path, BASE_ADASYN)
+    path = tmp_path / "art" / "fraud" / "adasyn_cases.json"
+    records = json.loads(path.read_text())
+    records["blobs_k5"]["attributes"]["d_"] = 0.5
+    path.write_text(json.dumps(records))
+    fresh = CheckContext(ctx.artifacts, ctx.heldback, ctx.profile)
+    assert failing(fresh, ADASYN_CHECKS) == {"adasyn.d"}
+
+
+def test_g_check_accepts_the_rounding_variants_and_nothing_else(folders, tmp_path):
+    ctx = adasyn_ctx(folders, tmp_path, BASE_ADASYN)
+    arrays = dict(np.load(tmp_path / "art" / "fraud" / "adasyn_cases.npz"))
+    r_hat, G = arrays["r_hat__tiny_hand"], 4
+    np.testing.assert_allclose(r_hat * G, [0.5, 0.5, 1, 1, 1])          # the hand-computed tie
+    # rint (half to even), floor, largest remainder and half-up are nearest-integer roundings: accepted
+    for g, ok in (([0, 0, 1, 1, 1], True), ([1, 0, 1, 1, 1], True), ([1, 1, 1, 1, 1], True),
+                  ([2, 0, 1, 1, 1], False), ([0, 0, 1, 1, 2], False)):
+        arrays["g__tiny_hand"] = np.array(g)
+        np.savez(tmp_path / "art" / "fraud" / "adasyn_cases.npz", **arrays)
+        fresh = CheckContext(ctx.artifacts, ctx.heldback, ctx.profile)
+        assert ("adasyn.g" not in failing(fresh, {"adasyn.g": adasyn_math.test_rounded_counts})) is ok, g
+
+
+def test_a_crashing_case_fails_the_checks_that_need_it_with_the_error(folders, tmp_path):
+    class Crashy(BASE_ADASYN):
+        def fit_resample(self, X, y):
+            if len(X) == 600:
+                raise RuntimeError("boom on the big case")
+            return super().fit_resample(X, y)
+
+    ctx = adasyn_ctx(folders, tmp_path, Crashy)
+    with pytest.raises(CheckFailed, match="RuntimeError: boom on the big case"):
+        adasyn_math.test_majority_ratios(ctx)
+    assert failing(ctx, {"adasyn.threshold": adasyn_synthesis.test_nothing_generated_above_threshold}) == set()
+
+
+def test_errors_check_names_the_input_that_did_not_raise(folders, tmp_path):
+    class Lenient(BASE_ADASYN):
+        def fit_resample(self, X, y):
+            if self.beta > 1:
+                return np.asarray(X), np.asarray(y)
+            return super().fit_resample(X, y)
+
+    ctx = adasyn_ctx(folders, tmp_path, Lenient)
+    with pytest.raises(CheckFailed, match="beta_above_one .*no exception"):
+        adasyn_errors.test_bad_input_raises_value_error(ctx)
+
+
+def test_steps_refuse_objects_that_lie_about_equality():
+    class Liar:
+        def __eq__(self, other):
+            return True
+
+    with pytest.raises(TypeError, match="numeric array"):
+        steps.as_float_array([Liar(), Liar()], "X_res")
+    with pytest.raises(TypeError, match="whole numbers"):
+        steps.as_int_array([0.5, 1.0], "y_res")
+    assert steps.as_int(np.array([3.0]), "G_") == 3
+
+
+def test_recording_sampler_logs_ids_and_marks_added_rows():
+    sampler = steps.RecordingSampler()
+    X = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0]])
+    X_res, y_res = sampler.fit_resample(X, np.array([0, 1, 0]))
+    np.testing.assert_array_equal(sampler.calls[0], [0, 1, 2])
+    np.testing.assert_array_equal(X_res[-1], [-2.0, 2.0])
+    np.testing.assert_array_equal(y_res, [0, 1, 0, 1])
+
+
+# -- segments and counts ------------------------------------------------------------------------
+def test_parents_within_counts_is_a_b_matching():
+    cand = np.array([[1, 1], [1, 0], [1, 0]], dtype=bool)       # rows 1, 2 can only come from parent 0
+    assert adasyn_synthesis.parents_within_counts(cand, np.array([2, 1])) == (True, 3)
+    assert adasyn_synthesis.parents_within_counts(cand, np.array([1, 5])) == (False, 2)
+
+
+def test_segment_candidates_keep_both_ends_of_a_mutual_segment():
+    X_min = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 5.0]])
+    neigh = np.array([[1], [0], [0]])
+    cand = adasyn_synthesis.segment_candidates(X_min, np.array([[1.0, 0.0], [0.0, 1.0], [3.0, 0.0]]), neigh)
+    assert cand.tolist() == [[True, True, False], [False, False, True], [False, False, False]]
+
+
+# -- split protocol ------------------------------------------------------------------------------
+def _split_ctx(folders, tmp_path, func) -> CheckContext:
+    return run_steps(folders, tmp_path / "art", {"fraud": SimpleNamespace(split_then_resample=func)},
+                     [(steps.split, "fraud.split")])
+
+
+def _before_split(X, y, sampler, *, test_size=0.2, seed=0):
+    from sklearn.model_selection import train_test_split
+
+    X_res, y_res = sampler.fit_resample(X, y)
+    return train_test_split(X_res, y_res, test_size=test_size, stratify=y_res, random_state=seed)
+
+
+def _both_parts(X, y, sampler, *, test_size=0.2, seed=0):
+    X_train, X_test, y_train, y_test = BASE_SPLIT(X, y, sampler, test_size=test_size, seed=seed)
+    X_test, y_test = sampler.fit_resample(X_test, y_test)
+    return X_train, X_test, y_train, y_test
+
+
+def _unstratified(X, y, sampler, *, test_size=0.2, seed=0):
+    from sklearn.model_selection import train_test_split
+
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, random_state=seed)
+    X_train, y_train = sampler.fit_resample(X_train, y_train)
+    return X_train, X_test, y_train, y_test
+
+
+def _scaled_test(X, y, sampler, *, test_size=0.2, seed=0):
+    X_train, X_test, y_train, y_test = BASE_SPLIT(X, y, sampler, test_size=test_size, seed=seed)
+    return X_train, (X_test - X_test.mean(axis=0)) / X_test.std(axis=0), y_train, y_test
+
+
+def _not_resampled(X, y, sampler, *, test_size=0.2, seed=0):
+    from sklearn.model_selection import train_test_split
+
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
+    sampler.fit_resample(X_train, y_train)
+    return X_train, X_test, y_train, y_test
+
+
+def _overlapping(X, y, sampler, *, test_size=0.2, seed=0):
+    X_train, X_test, y_train, y_test = BASE_SPLIT(X, y, sampler, test_size=test_size, seed=seed)
+    return np.vstack([X_train, X_test[:5]]), X_test, np.r_[y_train, y_test[:5]], y_test
+
+
+@pytest.mark.parametrize("func, expected", [
+    (BASE_SPLIT, set()),
+    (_before_split, {"split.sampler_train_only"}),
+    (_both_parts, {"split.sampler_train_only"}),
+    (_unstratified, {"split.stratified"}),
+    (_scaled_test, {"split.test_original"}),
+    (_not_resampled, {"split.train_resampled"}),
+    (_overlapping, {"split.disjoint"}),
+])
+def test_split_faults_fail_exactly_their_check(folders, tmp_path, func, expected):
+    assert failing(_split_ctx(folders, tmp_path, func), SPLIT_CHECKS) == expected
+
+
+def test_classify_rows_tells_original_added_and_modified():
+    X = np.array([[0.0, 1.0], [1.0, 2.0]])
+    y = np.array([0, 1])
+    part = np.array([[1.0, 2.0], [-2.0, 2.0], [0.0, 1.5], [1.0, 2.0]])
+    kind, src = split_protocol.classify_rows(part, np.array([1, 1, 0, 0]), X, y)
+    assert kind.tolist() == [split_protocol.ORIGINAL, split_protocol.ADDED, split_protocol.MODIFIED,
+                             split_protocol.MODIFIED]          # the last one has the wrong label
+    assert src.tolist() == [1, 1, -1, -1]
+
+
+# -- CNN (model JSON written by hand in Keras 3's format) ------------------------------------------
+def _layer(cls, **config):
+    return {"module": "keras.layers", "class_name": cls, "config": {"name": f"{cls.lower()}", **config}}
+
+
+HOMEWORK = [
+    _layer("Conv1D", filters=32, kernel_size=[2], strides=[1], padding="valid", activation="relu", use_bias=True),
+    _layer("BatchNormalization", axis=-1, center=True, scale=True),
+    _layer("MaxPooling1D", pool_size=[2], strides=[2], padding="valid"),
+    _layer("Dropout", rate=0.2),
+    _layer("Conv1D", filters=64, kernel_size=[2], strides=[1], padding="valid", activation="relu", use_bias=True),
+    _layer("BatchNormalization", axis=-1, center=True, scale=True),
+    _layer("MaxPooling1D", pool_size=[2], strides=[2], padding="valid"),
+    _layer("Dropout", rate=0.5),
+    _layer("Flatten"),
+    _layer("Dense", units=64, activation="relu", use_bias=True),
+    _layer("Dropout", rate=0.5),
+    _layer("Dense", units=64, activation="relu", use_bias=True),
+    _layer("Dense", units=1, activation="sigmoid", use_bias=True),
+]
+CNN_CHECKS = {"cnn.layers": cnn_arch.test_layer_sequence_and_parameters, "cnn.dropout": cnn_arch.test_dropout_rates,
+              "cnn.optimizer": cnn_arch.test_adam_learning_rate, "cnn.loss": cnn_arch.test_binary_cross_entropy}
+
+
+def _cnn_ctx(tmp_path, layers, *, params=(33_505, 192), opt=("Adam", 9.999999747378752e-05),
+             loss=("str", "binary_crossentropy", {})) -> CheckContext:
+    art = tmp_path / "art"
+    (art / "fraud").mkdir(parents=True)
+    (art / "steps").mkdir()
+    (art / "steps" / "fraud.cnn_arch.json").write_text(json.dumps({"status": "ok"}))
+    model = {"class_name": "Sequential", "config": {"layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [None, 30, 1]}}, *layers]}}
+    (art / "fraud" / "cnn_model.json").write_text(json.dumps(model))
+    (art / "fraud" / "cnn.json").write_text(json.dumps({
+        "total_params": params[0], "non_trainable_params": params[1], "trainable_params": params[0] - params[1],
+        "optimizer": {"class": opt[0], "learning_rate": opt[1], "config": {"name": opt[0].lower()}},
+        "loss": {"kind": loss[0], "name": loss[1], "config": loss[2]}}))
+    return CheckContext(art, tmp_path, get_profile("smoke"))
+
+
+def test_homework_cnn_passes(tmp_path):
+    assert failing(_cnn_ctx(tmp_path, HOMEWORK), CNN_CHECKS) == set()
+
+
+def test_separate_activation_layers_are_folded(tmp_path):
+    layers = [dict(HOMEWORK[0], config={**HOMEWORK[0]["config"], "activation": "linear"}),
+              _layer("Activation", activation="relu"), *HOMEWORK[1:]]
+    assert failing(_cnn_ctx(tmp_path, layers), CNN_CHECKS) == set()
+
+
+def test_missing_dense_is_named_in_the_message(tmp_path):
+    layers = HOMEWORK[:11] + HOMEWORK[12:]
+    with pytest.raises(CheckFailed, match=r"missing Dense\(64, relu\)"):
+        cnn_arch.test_layer_sequence_and_parameters(_cnn_ctx(tmp_path, layers, params=(29_345, 192)))
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"opt": ("Adam", 1e-3)}, {"cnn.optimizer"}),
+    ({"opt": ("SGD", 1e-4)}, {"cnn.optimizer"}),
+    ({"loss": ("str", "mse", {})}, {"cnn.loss"}),
+    ({"loss": ("object", "BinaryCrossentropy", {"name": "binary_crossentropy", "from_logits": True})},
+     {"cnn.loss"}),
+    ({"loss": ("object", "LossFunctionWrapper", {"name": "binary_crossentropy", "from_logits": False})}, set()),
+    ({"params": (33_697, 384)}, {"cnn.layers"}),
+])
+def test_compile_faults(tmp_path, kwargs, expected):
+    assert failing(_cnn_ctx(tmp_path, HOMEWORK, **kwargs), CNN_CHECKS) == expected
+
+
+def test_functional_branch_is_rejected():
+    hist = lambda name: {"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": [name, 0, 0]}}]}
+    model = {"class_name": "Functional", "config": {"layers": [
+        {"class_name": "InputLayer", "name": "in", "config": {"batch_shape": [None, 30, 1]}, "inbound_nodes": []},
+        {"class_name": "Conv1D", "name": "a", "config": {}, "inbound_nodes": [hist("in")]},
+        {"class_name": "Conv1D", "name": "b", "config": {}, "inbound_nodes": [hist("in")]}]}}
+    with pytest.raises(CheckFailed, match="single chain"):
+        cnn_arch.flatten_layers(model)
+
+
+# -- held-back metrics ---------------------------------------------------------------------------
+def _metric_ctx(tmp_path, proba, labels) -> CheckContext:
+    art, held = tmp_path / "art", tmp_path / "held"
+    (art / "fraud").mkdir(parents=True)
+    (art / "steps").mkdir()
+    (held / "fraud").mkdir(parents=True)
+    (art / "steps" / "fraud.detector.json").write_text(json.dumps({"status": "ok"}))
+    np.savez(art / "fraud" / "detector.npz", proba=np.asarray(proba))
+    np.save(held / "fraud" / "test_labels.npy", np.asarray(labels))
+    return CheckContext(art, held, get_profile("smoke"))
+
+
+METRIC_CHECKS = {"fraud.proba_contract": fraud_metrics.test_predict_proba_contract,
+                 "fraud.pr_auc": fraud_metrics.test_pr_auc_above_threshold,
+                 "fraud.recall": fraud_metrics.test_recall_above_threshold}
+
+
+def test_wilson_lower_bound_known_values():
+    assert fraud_metrics.wilson_lower(0, 12) == pytest.approx(0.0, abs=1e-12)
+    assert fraud_metrics.wilson_lower(7, 12) == pytest.approx(0.3195, abs=1e-4)
+    assert fraud_metrics.wilson_lower(12, 12) == pytest.approx(0.7575, abs=1e-4)
+
+
+def test_majority_only_fails_both_metrics_and_a_useful_model_passes(tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(588, int), np.ones(12, int)]
+    assert failing(_metric_ctx(tmp_path / "a", np.zeros(600), y), METRIC_CHECKS) == {"fraud.pr_auc", "fraud.recall"}
+    useful = np.clip(0.3 * y + rng.uniform(0, 0.45, 600), 0, 1)
+    assert failing(_metric_ctx(tmp_path / "b", useful, y), METRIC_CHECKS) == set()
+
+
+def test_wrong_shape_fails_the_contract_but_is_still_scored(tmp_path):
+    y = np.r_[np.zeros(588, int), np.ones(12, int)]
+    proba = (0.9 * y + 0.05)[:, None]
+    assert failing(_metric_ctx(tmp_path, proba, y), METRIC_CHECKS) == {"fraud.proba_contract"}

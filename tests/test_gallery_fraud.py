@@ -1,0 +1,207 @@
+"""Grade the fraud gallery (tests/submissions/fraud_*) and assert the exact set of failing checks.
+
+Each faulty submission carries one realistic mistake and must fail the check
+that names it and nothing else; each alternative-correct one must fail nothing.
+Every entry is a copy of ``fraud_correct`` with one change, so only the steps
+whose code differs from ``fraud_correct`` are run for it (TensorFlow steps are
+the slow ones): the code a skipped step calls is compared with
+``fraud_correct``'s, top-level definition by definition, and ``fraud_correct``
+itself runs every step. Checks of skipped steps are therefore exactly
+``fraud_correct``'s (all passed) and are left out of the comparison.
+
+Runs through the real pipeline: sandboxed steps (``grader.run.orchestrate``),
+then the trusted pytest check phase (``--tasks fraud``). Smoke profile; run it
+with ``-n 2`` (pytest-xdist) to grade two entries at once. Writes the table to
+``build/gallery_fraud.md``.
+"""
+
+from __future__ import annotations
+
+import ast
+import fcntl
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+GALLERY = REPO / "tests" / "submissions"
+BASE = "fraud_correct"
+TABLE = REPO / "build" / "gallery_fraud.md"
+ROWS = REPO / "build" / "gallery_fraud"
+PROFILE = "smoke"
+
+# step -> (module, top-level names it calls)
+STEP_DEPS = {
+    "fraud.adasyn_cases": ("adasyn", ("ADASYN",)),
+    "fraud.adasyn_errors": ("adasyn", ("ADASYN",)),
+    "fraud.split": ("fraud", ("split_then_resample",)),
+    "fraud.cnn_arch": ("fraud", ("build_cnn",)),
+    "fraud.detector": ("fraud", ("build_cnn", "FraudDetector")),
+}
+
+# submission -> the exact set of checks it must fail (empty: an alternative-correct submission)
+EXPECTED: dict[str, set[str]] = {
+    "fraud_correct": set(),
+    "fraud_alt_floor_rounding": set(),
+    "fraud_alt_plain_python": set(),
+    "fraud_alt_functional_cnn": set(),
+    "fraud_adasyn_self_neighbour": {"adasyn.r"},
+    "fraud_adasyn_r_not_normalised": {"adasyn.r_hat"},
+    "fraud_adasyn_G_majority": {"adasyn.G"},
+    "fraud_adasyn_majority_neighbours": {"adasyn.segments"},
+    "fraud_adasyn_lambda_range": {"adasyn.segments"},
+    "fraud_adasyn_replaces_originals": {"adasyn.originals_first"},
+    "fraud_adasyn_ignores_threshold": {"adasyn.threshold"},
+    "fraud_adasyn_no_validation": {"adasyn.errors"},
+    "fraud_split_oversample_before": {"split.sampler_train_only"},
+    "fraud_split_oversample_both": {"split.sampler_train_only"},
+    "fraud_split_unstratified": {"split.stratified"},
+    "fraud_split_test_scaled": {"split.test_original"},
+    "fraud_cnn_no_second_dense": {"cnn.layers"},
+    "fraud_cnn_no_maxpool": {"cnn.layers"},
+    "fraud_cnn_dropout_rates": {"cnn.dropout"},
+    "fraud_cnn_learning_rate": {"cnn.optimizer"},
+    "fraud_majority_only": {"fraud.pr_auc", "fraud.recall"},   # both metric checks name this mistake
+}
+
+
+def check_step(check_id: str) -> str:
+    """The step whose artifacts a check reads."""
+    if check_id == "adasyn.errors":
+        return "fraud.adasyn_errors"
+    return {"adasyn": "fraud.adasyn_cases", "split": "fraud.split", "cnn": "fraud.cnn_arch",
+            "fraud": "fraud.detector"}[check_id.split(".")[0]]
+
+
+def top_level_sources(path: Path) -> dict[str, str]:
+    """Source of each top-level def/class by name; every other statement (imports...) under ``""``."""
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    out: dict[str, str] = {"": ""}
+    for i, node in enumerate(tree.body):
+        if i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue                                        # the module docstring names the fault
+        src = ast.get_source_segment(text, node) or ""
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            out[node.name] = src
+        else:
+            out[""] += src + "\n"
+    return out
+
+
+def steps_to_run(name: str) -> list[str]:
+    """Steps whose code (their functions, helpers, imports) differs from fraud_correct's; all for the base."""
+    if name == BASE:
+        return list(STEP_DEPS)
+    run = []
+    for step_id, (module, names) in STEP_DEPS.items():
+        mine = top_level_sources(GALLERY / name / "submission" / f"{module}.py")
+        base = top_level_sources(GALLERY / BASE / "submission" / f"{module}.py")
+        claimed = {n for m, ns in STEP_DEPS.values() if m == module for n in ns}
+        helpers = (set(mine) | set(base)) - claimed
+        if any(mine.get(n) != base.get(n) for n in (*names, *helpers)):
+            run.append(step_id)
+    return run
+
+
+def _write_table() -> None:
+    rows = sorted((json.loads(p.read_text()) for p in ROWS.glob("*.json")), key=lambda r: (r["kind"], r["name"]))
+    lines = ["# Fraud gallery: submission → failing checks (profile smoke)", "",
+             "| submission | kind | expected to fail | failed | verdict | steps run (wall s) | checks (s) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        steps = ", ".join(f"{s.split('.')[1]} {w:.1f}" for s, w in r["steps"].items())
+        lines.append(f"| {r['name']} | {r['kind']} | {', '.join(r['expected']) or '—'} | "
+                     f"{', '.join(r['failed']) or '—'} | {'ok' if r['ok'] else 'MISMATCH'} | {steps} | "
+                     f"{r['checks_s']:.1f} |")
+    faulty = [r for r in rows if r["kind"] == "faulty"]
+    correct = [r for r in rows if r["kind"] == "correct"]
+    caught = sum(1 for r in faulty if r["failed"] == r["expected"])
+    lost = sum(r["points_lost"] for r in correct)
+    lines += ["", f"Catch rate: {caught}/{len(faulty)} faulty submissions caught by exactly the check(s) "
+                  f"that name the mistake.",
+              f"False failures: {lost:g} points lost over {len(correct)} correct submissions."]
+    TABLE.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def smoke_inputs():
+    from grader.profiles import get_profile
+    from grader.run.orchestrate import prepare_task_inputs
+
+    return prepare_task_inputs(get_profile(PROFILE), ("fraud",))
+
+
+@pytest.fixture
+def sandbox_tmp():
+    """A temp folder the sandbox's unprivileged user can reach (pytest's tmp_path is under a 0700 folder)."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="mizan-gallery-"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_gallery_lists_every_fraud_submission():
+    found = {p.name for p in GALLERY.glob("fraud_*") if (p / "submission").is_dir()}
+    assert found == set(EXPECTED)
+
+
+def test_skipped_steps_are_decided_by_code_differences():
+    assert steps_to_run("fraud_adasyn_G_majority") == ["fraud.adasyn_cases", "fraud.adasyn_errors"]
+    assert steps_to_run("fraud_split_unstratified") == ["fraud.split"]
+    assert steps_to_run("fraud_cnn_learning_rate") == ["fraud.cnn_arch", "fraud.detector"]
+    assert steps_to_run("fraud_majority_only") == ["fraud.detector"]
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_gallery_entry_fails_exactly_the_named_checks(name, smoke_inputs, sandbox_tmp):
+    from grader.profiles import get_profile
+    from grader.run.orchestrate import copy_api_modules, default_fs_plan, run_checks, run_step
+    from grader.run.step_api import all_steps
+
+    profile = get_profile(PROFILE)
+    inputs_dir, heldback = smoke_inputs
+    specs = {s.id: s for s in all_steps(tasks=("fraud",))}
+    selected = steps_to_run(name)
+    tmp_path = sandbox_tmp
+    work, art = tmp_path / "work", tmp_path / "artifacts"
+    work.mkdir()
+    art.mkdir()
+    copy_api_modules(GALLERY / name, work / "run")
+    fs = default_fs_plan(hidden_extra=(str(heldback),))
+    manifest: dict[str, str] = {}
+    walls = {}
+    for step_id in selected:
+        status = run_step(specs[step_id], profile=profile, run_dir=work / "run", inputs=inputs_dir,
+                          work_dir=work, art_dir=art, manifest=manifest, budget=[2 ** 31],
+                          remaining_s=profile.timeout_s, log_path=work / "run.log", log=lambda m: None, fs=fs)
+        walls[step_id] = float(status.get("sandbox", {}).get("wall_s") or status.get("wall_s") or 0.0)
+    (art / "manifest.json").write_text(json.dumps(manifest))
+    started = time.perf_counter()
+    results = run_checks(art, heldback, profile, tmp_path / "checks.json", tasks=("fraud",),
+                         log_path=work / "run.log")
+    checks_s = time.perf_counter() - started
+    assert results is not None, (work / "run.log").read_text()[-3000:]
+    graded = [c for c in results["checks"] if check_step(c["name"]) in selected]
+    failed = sorted(c["name"] for c in graded if c["status"] != "passed")
+    expected = sorted(EXPECTED[name])
+    assert set(expected) <= {c["name"] for c in graded}, f"{name}: a step that catches it did not run"
+    ROWS.mkdir(parents=True, exist_ok=True)
+    row = {"name": name, "kind": "faulty" if expected else "correct", "expected": expected, "failed": failed,
+           "ok": failed == expected, "steps": walls, "checks_s": checks_s,
+           "points_lost": sum(c["points"] - c["earned"] for c in graded)}
+    (ROWS / f"{name}.json").write_text(json.dumps(row))
+    with open(ROWS / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _write_table()
+    messages = {c["name"]: c["message_en"] for c in graded if c["status"] != "passed"}
+    assert failed == expected, f"{name}: expected {expected} to fail, found {failed}: {messages}\n" + \
+        (work / "run.log").read_text()[-2000:]
