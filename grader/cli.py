@@ -13,13 +13,6 @@ from grader.errors import MizanError
 from grader.profiles import DEFAULT_PROFILE, PROFILES
 
 
-def _not_built(what: str, issue: str):
-    def run(args: argparse.Namespace) -> int:
-        print(f"mizan: {what} is not built yet ({issue}); nothing was done.", file=sys.stderr)
-        return 2
-    return run
-
-
 def _tasks(text: str) -> tuple[str, ...]:
     tasks = tuple(t.strip() for t in text.split(",") if t.strip())
     unknown = [t for t in tasks if t not in ("nli", "fraud")]
@@ -102,7 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=lambda args: __import__("grader.report.cli", fromlist=["run_report"]).run_report(args))
 
     dist = sub.add_parser("dist", help="build the student bundle and the Gradescope autograder zip")
-    dist.set_defaults(func=_not_built("make dist", "the bundle issue"))
+    dist.add_argument("--out", default="dist", help="output folder (default: %(default)s)")
+    dist.set_defaults(func=lambda args: __import__("grader.dist", fromlist=["run_dist"]).run_dist(args))
+
+    gradescope = with_profile(sub.add_parser(
+        "gradescope", help="Gradescope's run_autograder: grade <root>/submission into <root>/results"))
+    gradescope.add_argument("--root", default="/autograder", help="Gradescope's root (default: %(default)s)")
+    gradescope.set_defaults(func=lambda args: __import__("grader.dist", fromlist=["run_gradescope"]).run_gradescope(args))
     return parser
 
 
