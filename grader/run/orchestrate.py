@@ -259,10 +259,11 @@ def run_step(spec: StepSpec, *, profile: Profile, run_dir: Path, inputs: Path, w
     (art_dir / "steps" / f"{spec.id}.json").write_text(json.dumps(status, ensure_ascii=False, indent=1),
                                                        encoding="utf-8")
     shutil.rmtree(work_dir / "steps" / spec.id, ignore_errors=True)
-    log(f"step {spec.id}: {status['status']}"
-        + (f" ({status.get('error_type') or ''} {status.get('where') or ''}: {str(status.get('message'))[:200]})"
-           if status["status"] != "ok" else "")
-        + f" [{outcome.wall_s:.1f} s, peak {outcome.peak_rss_mb:.0f} MiB]")
+    detail = ""
+    if status["status"] != "ok":
+        head = " ".join(x for x in (status.get("error_type"), status.get("where")) if x)
+        detail = f" ({head + ': ' if head else ''}{str(status.get('message') or '')[:200]})"
+    log(f"step {spec.id}: {status['status']}{detail} [{outcome.wall_s:.1f} s, peak {outcome.peak_rss_mb:.0f} MiB]")
     return status
 
 
