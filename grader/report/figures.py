@@ -18,7 +18,7 @@ import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from grader.report.data import NLI_CLASSES, NLI_MODES, Missing  # noqa: E402
+from grader.report.data import NLI_MODES, Missing  # noqa: E402
 
 WIDTH_IN = 6.8          # the A4 text width with 18 mm margins
 DPI = 150

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.report.data import (NLI_CLASSES, NLI_MODES, Check, Missing, ReportError, Results, Student,
-                                load_checks, load_steps, load_student, require)
+                                load_checks, load_student, require)
 from grader.report.i18n import LANGS, Lang
 
 log = logging.getLogger("mizan.report")
