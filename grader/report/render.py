@@ -314,7 +314,8 @@ def write_pdf(html: str, base: Path, out_pdf: Path) -> Path:
 
 def _profile_summary(results: Results) -> dict:
     prof = results.profile()
-    return {"name": prof.get("name"), "nli_model": (prof.get("nli") or {}).get("model")}
+    model = (prof.get("nli") or {}).get("model")
+    return {"name": prof.get("name"), "nli_model": MODEL_NAMES.get(model, model)}
 
 
 def report_context(results_dir: Path | str, *, checks=None, student=None, lang: str = "both",
