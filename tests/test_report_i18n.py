@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import string
 
@@ -108,3 +109,17 @@ def test_no_catalogue_text_is_left_untranslated():
 
 def test_catalogue_dir_holds_exactly_the_two_languages():
     assert sorted(p.stem for p in CATALOGUE_DIR.glob("*.toml")) == ["en", "fa"]
+
+
+@pytest.mark.parametrize("day, en_hijri, fa_hijri", [
+    (dt.date(2026, 11, 29), "8 Azar 1405 SH", "۸ آذر ۱۴۰۵"),
+    (dt.date(2026, 3, 21), "1 Farvardin 1405 SH", "۱ فروردین ۱۴۰۵"),     # Nowruz
+    (dt.date(2026, 3, 20), "29 Esfand 1404 SH", "۲۹ اسفند ۱۴۰۴"),
+])
+def test_cover_dates_in_both_calendars(day, en_hijri, fa_hijri):
+    from grader.report.render import dates
+
+    en, fa = dates(day, Lang.get("en")), dates(day, Lang.get("fa"))
+    assert en["hijri"] == en_hijri and fa["hijri"] == fa_hijri
+    assert en["gregorian"] == f"{day.day} {day.strftime('%B')} {day.year}"
+    assert fa["gregorian"].endswith(persian_digits(str(day.year)))

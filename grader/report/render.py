@@ -279,7 +279,17 @@ def _env():
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["is_missing"] = lambda x: isinstance(x, Missing)
     env.globals["is_fig"] = lambda x: isinstance(x, Fig)
+    env.globals["css_string"] = css_string
     return env
+
+
+def css_string(text: str):
+    """``text`` as a quoted CSS string for <style> (raw text: HTML escaping would show "&amp;")."""
+    from markupsafe import Markup
+
+    escaped = "".join(ch if ch.isalnum() or ch in " ·—-_.,:;()/" or ord(ch) > 0x7f else f"\\{ord(ch):x} "
+                      for ch in str(text))
+    return Markup(f'"{escaped}"')
 
 
 def render_html(template: str, context: dict, *, font_urls: dict[int, str] | None = None) -> str:
