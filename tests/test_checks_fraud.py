@@ -203,6 +203,17 @@ def test_a_crashing_case_fails_the_checks_that_need_it_with_the_error(folders, t
     assert failing(ctx, {"adasyn.threshold": adasyn_synthesis.test_nothing_generated_above_threshold}) == set()
 
 
+def test_the_starter_gets_one_not_implemented_message_per_check(folders, tmp_path):
+    class Starter(BASE_ADASYN):
+        def fit_resample(self, X, y):
+            raise NotImplementedError("ADASYN.fit_resample is not implemented yet")
+
+    ctx = adasyn_ctx(folders, tmp_path, Starter)
+    for check in ADASYN_CHECKS.values():
+        with pytest.raises(CheckFailed, match=r"^ADASYN.fit_resample \(submission/adasyn.py\) is not implemented"):
+            check(ctx)
+
+
 def test_errors_check_names_the_input_that_did_not_raise(folders, tmp_path):
     class Lenient(BASE_ADASYN):
         def fit_resample(self, X, y):
@@ -432,3 +443,22 @@ def test_wrong_shape_fails_the_contract_but_is_still_scored(tmp_path):
     y = np.r_[np.zeros(588, int), np.ones(12, int)]
     proba = (0.9 * y + 0.05)[:, None]
     assert failing(_metric_ctx(tmp_path, proba, y), METRIC_CHECKS) == {"fraud.proba_contract"}
+
+
+# -- inputs --------------------------------------------------------------------------------------
+def test_prepare_inputs_holds_the_test_labels_back(tmp_path):
+    profile = get_profile("smoke")
+    tasks.prepare_inputs(profile, tmp_path / "inputs", tmp_path / "heldback")
+    with np.load(tmp_path / "inputs" / "fraud" / "detector_test.npz") as test:
+        assert test.files == ["X"]
+        n_test = len(test["X"])
+    labels = np.load(tmp_path / "heldback" / "fraud" / "test_labels.npy")
+    meta = json.loads((tmp_path / "heldback" / "fraud" / "detector_meta.json").read_text())
+    assert len(labels) == n_test == 600                      # 20 % of the smoke profile's 3,000 rows
+    assert meta["class_counts"]["test"] == {"0": 588, "1": 12}
+    after = meta["class_counts"]["train_after"]
+    assert abs(after["0"] - after["1"]) <= 0.05 * after["0"]  # imbalanced-learn's ADASYN, beta = 1
+    for name in tasks.PUBLIC_FILES:                          # the checks read their own copy
+        assert (tmp_path / "heldback" / "fraud" / name).read_bytes() == \
+            (tmp_path / "inputs" / "fraud" / name).read_bytes()
+    assert not list((tmp_path / "inputs").rglob("*label*"))

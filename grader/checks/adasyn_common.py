@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.fraud_common import heldback_cases
+from grader.checks.fraud_common import heldback_cases, not_implemented
 from grader.checks.support import CheckFailed
 
 STEP = "fraud.adasyn_cases"
@@ -38,6 +38,8 @@ def case_results(ctx, kinds: tuple[str, ...] = ("generate", "threshold")):
             crashed.append((f"case {case['name']}: no record (the step stopped before it)",
                             f"مورد {case['name']}: رکوردی نیست (مرحله پیش از آن متوقف شد)"))
         elif rec.get("status") != "ok":
+            if rec.get("error_type") == "NotImplementedError":
+                raise not_implemented("ADASYN.fit_resample (submission/adasyn.py)")
             crashed.append((f"case {case['name']} (k = {case['params']['k']}, beta = {case['params']['beta']}): "
                             f"fit_resample raised {rec.get('error_type')}: {str(rec.get('message'))[:200]}",
                             f"مورد {case['name']}: fit_resample خطای {rec.get('error_type')} داد: "

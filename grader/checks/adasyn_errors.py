@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.checks.fraud_common import heldback_cases, report
+from grader.checks.fraud_common import heldback_cases, not_implemented, report
 
 STEP = "fraud.adasyn_errors"
 
@@ -13,6 +13,9 @@ STEP = "fraud.adasyn_errors"
 def test_bad_input_raises_value_error(ctx):
     """Each listed bad input raises ValueError; the valid control input does not raise."""
     records = ctx.artifact_json("fraud/adasyn_errors.json", step=STEP)
+    control = records.get("control") if isinstance(records, dict) else None
+    if isinstance(control, dict) and control.get("error_type") == "NotImplementedError":
+        raise not_implemented("ADASYN.fit_resample (submission/adasyn.py)")
     problems = []
     for case in heldback_cases(ctx, "adasyn_errors"):
         rec = records.get(case["name"]) if isinstance(records, dict) else None

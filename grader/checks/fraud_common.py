@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 
-from grader.checks.support import CheckContext, fail
+from grader.checks.support import CheckContext, CheckFailed, fail
 
 MAX_LISTED = 4          # problems spelled out in one message; the rest are counted
 
@@ -24,6 +24,12 @@ def heldback_cases(ctx: CheckContext, stem: str) -> list[dict]:
             case["X"] = np.array(data[f"X__{case['name']}"])
             case["y"] = np.array(data[f"y__{case['name']}"])
     return meta
+
+
+def not_implemented(what: str) -> CheckFailed:
+    """The starter's NotImplementedError, said once instead of once per case."""
+    return CheckFailed(f"{what} is not implemented yet (it raised NotImplementedError).",
+                       f"{what} هنوز پیاده‌سازی نشده است (NotImplementedError داد).")
 
 
 def report(problems: list[tuple[str, str]], *, where_en: str, where_fa: str) -> None:

@@ -24,23 +24,27 @@ quoted in the helper's report; every run trained and predicted exactly as the
   rate; worst seed 0.037) and recall lower bound >= 0.04 (at least 2 of 12
   frauds caught; worst seed 0.138).
 * ``cpu`` (60,000 rows, 300 frauds, test 12,000 rows with 60 frauds, 8 epochs):
-  see CPU_MEASURED below.
+  seeds 0-2 gave PR-AUC 0.641 / 0.659 / 0.639, lower bounds 0.519 / 0.544 /
+  0.517; recall 44 / 46 / 43 of 60, Wilson lower bounds 0.610 / 0.646 / 0.592.
+  Base rate 0.005. Thresholds about two thirds of the worst seed's lower
+  bound: PR-AUC lower bound >= 0.35 (70x the base rate), recall lower bound
+  >= 0.40 (a point recall of about 0.53, 32 of 60 frauds).
 * ``paper`` (the real creditcard.csv, 98 frauds in the test part, 46 epochs):
-  not measurable here (no GPU, no CSV). Provisional values from the cpu
-  profile's ratio of threshold to reference, to be re-measured with
-  ``python -m solutions.fraud --profile paper`` on the course's GPU.
+  not measured here (no GPU, no CSV). Provisional: the cpu thresholds' ratio to
+  the cpu reference (about 0.55 of the point PR-AUC and recall) applied to
+  what this CNN is reported to reach on the real data (PR-AUC ~0.75, recall
+  ~0.8), rounded down: 0.40 and 0.45. Re-measure with the paper profile on
+  the course's GPU before grading with it.
 """
 
 from __future__ import annotations
 
 from grader.errors import ProfileError
 
-CPU_MEASURED = "pending"
-
 THRESHOLDS: dict[str, dict[str, float]] = {
     "smoke": {"pr_auc": 0.03, "recall": 0.04},
-    "cpu": {"pr_auc": 0.30, "recall": 0.30},
-    "paper": {"pr_auc": 0.50, "recall": 0.50},
+    "cpu": {"pr_auc": 0.35, "recall": 0.40},
+    "paper": {"pr_auc": 0.40, "recall": 0.45},        # provisional: see the docstring
 }
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from grader.checks.fraud_common import report
+from grader.checks.fraud_common import not_implemented, report
 from grader.checks.support import CheckFailed
 
 STEP = "fraud.split"
@@ -82,6 +82,8 @@ def split_runs(ctx) -> tuple[list[SplitRun], np.ndarray, np.ndarray]:
     for meta in runs_meta:
         name = meta["name"]
         rec = records.get(name) if isinstance(records, dict) else None
+        if isinstance(rec, dict) and rec.get("error_type") == "NotImplementedError":
+            raise not_implemented("split_then_resample (submission/fraud.py)")
         if not isinstance(rec, dict) or rec.get("status") != "ok":
             why = "no record" if not isinstance(rec, dict) else f"{rec.get('error_type')}: {rec.get('message')}"
             crashed.append(f"run {name} (seed {meta['seed']}, test_size {meta['test_size']}): {str(why)[:200]}")
