@@ -49,6 +49,9 @@ ROBERTA_LARGE_LORA_PER_RANK = 98_304
 ENCODE_SHORT_N = 8
 ENCODE_LONG_MAX_LENGTH = 16
 PROBE_N = 6
+PREDICT_N = 32
+PREDICT_BATCH = 8
+"""``nli.predict`` asks for 32 pairs in batches of 8, so batching and order are exercised."""
 HEAD_PREFIX = "classifier."
 
 INPUT_FILES = {
@@ -57,6 +60,7 @@ INPUT_FILES = {
     "eval_inputs": "nli/eval_inputs.jsonl",
     "encode": "nli/encode_pairs.json",
     "probe": "nli/probe_pairs.json",
+    "predict": "nli/predict_pairs.json",
     "meta": "nli/meta.json",
 }
 HELDBACK_LABELS = "nli/eval_labels.npy"
@@ -155,6 +159,8 @@ def prepare_inputs(profile: Profile, inputs_dir: Path | str, heldback_dir: Path 
     (heldback_dir / HELDBACK_ENCODE).write_text(json.dumps(encode, ensure_ascii=False), encoding="utf-8")
     probe = [{"premise": r["premise"], "hypothesis": r["hypothesis"]} for r in dev_rows[:PROBE_N]]
     (inputs_dir / INPUT_FILES["probe"]).write_text(json.dumps(probe, ensure_ascii=False), encoding="utf-8")
+    predict = [{"premise": r["premise"], "hypothesis": r["hypothesis"]} for r in train_rows[:PREDICT_N]]
+    (inputs_dir / INPUT_FILES["predict"]).write_text(json.dumps(predict, ensure_ascii=False), encoding="utf-8")
     meta = {"model": cfg.model, "source": cfg.source, "n_train": len(train_rows), "n_dev": len(dev_rows),
             "n_eval": len(eval_rows), "max_length": cfg.max_length, "seed": cfg.seed}
     (inputs_dir / INPUT_FILES["meta"]).write_text(json.dumps(meta), encoding="utf-8")

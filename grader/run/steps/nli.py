@@ -2,7 +2,7 @@
 
 Each step is one sandboxed process (GRADING.md), split so that a crash loses
 little: the cheap *visible* steps (``nli.params``, ``nli.lora_init``,
-``nli.encode``) feed the checks students run themselves; the three training
+``nli.encode``, ``nli.predict``) feed the checks students run themselves; the three training
 steps are hidden and each trains one mode.
 
 Inside a step every student call that can fail on its own is isolated and its
@@ -15,6 +15,7 @@ Artifacts (relative to the artifacts root):
 - ``nli/params.json`` and ``nli/lora_scaling.npz`` (``nli.params``)
 - ``nli/lora_init.safetensors`` and ``nli/lora_init.npz`` (``nli.lora_init``)
 - ``nli/encode.json`` (``nli.encode``)
+- ``nli/predict_reference.npz`` and ``nli/predict.npz`` (``nli.predict``)
 - ``nli/train_<mode>.json`` and ``nli/predictions_<mode>.npz`` (``nli.train_<mode>``),
   plus ``nli/freeze_digests.json`` or ``nli/lora_digests.json`` and
   ``nli/lora_targets.safetensors`` for the weight-level checks.
@@ -254,6 +255,67 @@ def nli_encode(ctx: StepContext) -> None:
             record["error"] = _error(err)
         results[name] = record
     ctx.write_json("nli/encode.json", results)
+
+
+def _output_layer(model):
+    """The head's last Linear with 3 outputs (RoBERTa: ``classifier.out_proj``; BERT: ``classifier``)."""
+    import torch
+
+    last = None
+    for module in model.classifier.modules():
+        if isinstance(module, torch.nn.Linear) and module.out_features == 3:
+            last = module
+    if last is None:
+        raise RuntimeError(f"{type(model).__name__}.classifier has no Linear layer with 3 outputs")
+    return last
+
+
+@step("nli.predict", task="nli", timeout_s=_visible_timeout, visible=True)
+def nli_predict(ctx: StepContext) -> None:
+    """``predict`` on a grader-made model whose argmax labels are known and varied.
+
+    The head's output layer is shifted by the mean logit over the probe pairs
+    and scaled to unit spread, so the pretrained (or random) encoder's per-pair
+    differences decide the label and all three labels occur; the reference labels are the argmax of
+    that model's logits on the student's own ``encode_pairs`` (the grader's
+    pair encoding if that fails), so only ``predict``'s own logic is judged.
+    """
+    import numpy as np
+    import torch
+
+    nli = ctx.module("nli")
+    nli.predict  # noqa: B018
+    model, tokenizer = _base_model(ctx)
+    pairs = json.loads((ctx.inputs / T.INPUT_FILES["predict"]).read_text(encoding="utf-8"))
+    premises, hypotheses = [p["premise"] for p in pairs], [p["hypothesis"] for p in pairs]
+    source = "encode_pairs"
+    try:
+        encoded = nli.encode_pairs(tokenizer, premises, hypotheses, max_length=ctx.profile.nli.max_length)
+        rows = [{key: _as_rows(encoded[key], key)[i] for key in ("input_ids", "attention_mask")}
+                for i in range(len(pairs))]
+    except Exception:  # noqa: BLE001 - judged by the encode checks; fall back to the grader's encoding
+        source = "tokenizer"
+        encoded = tokenizer(premises, hypotheses, truncation=True, max_length=ctx.profile.nli.max_length)
+        rows = [{key: encoded[key][i] for key in ("input_ids", "attention_mask")} for i in range(len(pairs))]
+    model.eval()
+    with torch.no_grad():
+        logits = torch.cat([model(**tokenizer.pad(rows[i:i + T.PREDICT_BATCH], return_tensors="pt")).logits
+                            for i in range(0, len(rows), T.PREDICT_BATCH)])
+        centred = logits - logits.mean(0)
+        gain = 1.0 / float(centred.std().clamp_min(1e-12))
+        out = _output_layer(model)
+        out.weight.mul_(gain)
+        out.bias.sub_(logits.mean(0)).mul_(gain)
+        logits = centred * gain
+    top2 = logits.topk(2, dim=-1).values
+    ctx.write_npz("nli/predict_reference.npz", labels=logits.argmax(-1), margin=(top2[:, 0] - top2[:, 1]),
+                  scale=logits.std())
+    ctx.write_json("nli/predict_reference.json", {"encoding": source, "n": len(pairs),
+                                                  "batch_size": T.PREDICT_BATCH})
+    predictions = nli.predict(model, tokenizer, premises, hypotheses, batch_size=T.PREDICT_BATCH)
+    if hasattr(predictions, "detach"):
+        predictions = predictions.detach().cpu().numpy()
+    ctx.write_npz("nli/predict.npz", labels=np.asarray(predictions))
 
 
 def _peak_memory_mb() -> float:
