@@ -83,7 +83,7 @@ def test_lang_numbers():
     assert fa.int(22714371) == "۲۲٬۷۱۴٬۳۷۱" and en.int(22714371) == "22,714,371"
     assert fa.num(0.82745) == "۰٫۸۲۷" and en.num(0.82745) == "0.827"
     assert fa.pct(0.00508, 4) == "۰٫۰۰۵۱٪"
-    assert en.num(None) == "—"
+    assert en.num(None) == en.num(float("nan")) == en.int("12") == fa.pct(True) == "—"   # never a crash
     # a signed number is an LTR island in Persian, or its sign drifts to the right-hand side
     assert str(fa.signed(0.2575, 4)) == '<bdi dir="ltr">+۰٫۲۵۷۵</bdi>'
     assert en.signed(-0.25, 2) == "\u22120.25"

@@ -269,3 +269,22 @@ def test_failed_pdf_keeps_the_html_and_says_why(tmp_path, monkeypatch):
     assert "ناموفق" in (grade / "feedback.html").read_text(encoding="utf-8")
     assert not (grade / "feedback.pdf").exists()
     assert (grade / "results.json").is_file()
+
+
+def test_malformed_values_make_a_part_unavailable_not_a_crash(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    nli = json.loads((FIXTURES / "full" / "nli_full.json").read_text(encoding="utf-8"))
+    nli["total_params"] = "many"                      # printed as "—"
+    nli["per_class"] = ["entailment"]                 # a list where a table belongs
+    (results / "nli_full.json").write_text(json.dumps(nli), encoding="utf-8")
+    fraud = json.loads((FIXTURES / "full" / "fraud.json").read_text(encoding="utf-8"))
+    fraud["leaky"]["pr_auc"] = None
+    (results / "fraud.json").write_text(json.dumps(fraud), encoding="utf-8")
+    ctx = report_context(results, lang="en", out_dir=tmp_path / "out", today=DAY)
+    assert ctx["nli"]["available"] is False
+    assert ctx["nli"]["missing"][0].values["detail"].startswith("AttributeError")
+    assert ctx["fraud"]["leaky"]["gap"] is None
+    html = render_html("report.html.j2", ctx, font_urls={})
+    assert "This part could not be drawn from nli_&lt;mode&gt;.json: AttributeError" in html
+    assert "overstates it by —" in html

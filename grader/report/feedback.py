@@ -14,8 +14,8 @@ import datetime as _dt
 from pathlib import Path
 
 from grader.report.data import ReportError, Results, load_checks, load_steps
-from grader.report.render import FigureSet, _profile_summary, checks_view, dates, fraud_view, langs_for, \
-    nli_view, render_html, write_pdf
+from grader.report.render import FigureSet, _profile_summary, checks_view, dates, fraud_view, guarded, \
+    langs_for, nli_view, render_html, write_pdf
 
 
 def feedback_context(grade_dir: Path | str, *, today: _dt.date | None = None) -> dict:
@@ -31,8 +31,8 @@ def feedback_context(grade_dir: Path | str, *, today: _dt.date | None = None) ->
         "langs": langs, "submission": grade_dir.name, "dates": {L.code: dates(today, L) for L in langs},
         "checks": checks_view(checks, source), "steps": load_steps(grade_dir / "artifacts"),
         "has_log": (grade_dir / "run.log").is_file(), "profile": _profile_summary(results),
-        "nli": nli_view(results, figs) if any(results.nli.values()) else empty,
-        "fraud": fraud_view(results, figs) if results.fraud else empty,
+        "nli": guarded(nli_view, results, figs, "nli_<mode>.json") if any(results.nli.values()) else empty,
+        "fraud": guarded(fraud_view, results, figs, "fraud.json") if results.fraud else empty,
         "n_figures": figs.count, "figure_paths": figs.paths,
     }
 

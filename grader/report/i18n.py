@@ -43,6 +43,11 @@ _LATIN_LETTER = re.compile("[A-Za-z]")
 _CODE = re.compile(r"`([^`]+)`")
 
 
+def _finite(value) -> bool:
+    """A number the report can print (a results file may hold null, NaN or a stray string)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 class CatalogueError(MizanError):
     """A catalogue file is missing, malformed, or lacks a key the report needs."""
 
@@ -187,23 +192,23 @@ class Lang:
 
     def signed(self, value, digits: int = 3) -> str | Markup:
         """Like :meth:`num` with an explicit '+' for positive values (differences)."""
-        if value is None:
+        if not _finite(value):
             return "—"
         return self._loc(f"{float(value):+,.{digits}f}")
 
     def num(self, value, digits: int = 3) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        if not _finite(value):
             return "—"
         return self._loc(f"{float(value):,.{digits}f}")
 
     def int(self, value) -> str:
-        if value is None:
+        if not _finite(value):
             return "—"
         return self._loc(f"{int(round(float(value))):,}")
 
     def pct(self, value, digits: int = 2) -> str:
         """``value`` already in percent (e.g. 0.52 for 0.52 %)."""
-        if value is None:
+        if not _finite(value):
             return "—"
         return self._loc(f"{float(value):,.{digits}f}%")
 
@@ -213,6 +218,6 @@ class Lang:
 
     def score(self, value) -> str:
         """Points: no trailing zeros (2, 1.5)."""
-        if value is None:
+        if not _finite(value):
             return "—"
         return self._loc(f"{float(value):g}")

@@ -250,6 +250,8 @@ def fraud_view(results: Results, figs: FigureSet) -> dict:
                          "diff": lk - c if isinstance(c, (int, float)) and isinstance(lk, (int, float)) else None})
         view["leaky"] = {"rows": rows, "auprc": correct.get("pr_auc"), "leaky_auprc": leaky.get("pr_auc"),
                          "base": correct.get("base_rate"), "leaky_base": leaky.get("base_rate")}
+        a, b = view["leaky"]["auprc"], view["leaky"]["leaky_auprc"]
+        view["leaky"]["gap"] = b - a if all(isinstance(x, (int, float)) for x in (a, b)) else None
         lt = fraud.get("leaky_test")
         if isinstance(lt, dict) and isinstance(lt.get("synthetic_rows"), int) and isinstance(lt.get("rows"), int):
             view["leaky"]["synthetic"] = {"synthetic": lt["synthetic_rows"], "rows": lt["rows"]}
@@ -257,6 +259,18 @@ def fraud_view(results: Results, figs: FigureSet) -> dict:
         view["leaky"] = None
     view["times"] = fraud.get("times") if isinstance(fraud.get("times"), dict) else None
     return view
+
+
+def guarded(view, results: Results, figs: FigureSet, source: str) -> dict:
+    """``view(results, figs)``, or the part marked not available when its data is malformed
+    in a way no field check foresaw (a string where a count belongs): one bad file never
+    costs the rest of the report."""
+    try:
+        return view(results, figs)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError) as err:
+        log.warning("%s: %s: %s", view.__name__, type(err).__name__, err)
+        detail = f"field {err}" if isinstance(err, KeyError) else f"{type(err).__name__}: {err}"
+        return {"available": False, "missing": [Missing("broken", {"file": source, "detail": detail})]}
 
 
 def checks_view(checks: list[Check], source: Path | None) -> dict:
@@ -345,7 +359,8 @@ def report_context(results_dir: Path | str, *, checks=None, student=None, lang: 
     return {
         "langs": langs, "lang": lang, "student": student, "results_dir": str(results_dir),
         "dates": {L.code: dates(today, L) for L in langs}, "profile": _profile_summary(results),
-        "nli": nli_view(results, figs), "fraud": fraud_view(results, figs),
+        "nli": guarded(nli_view, results, figs, "nli_<mode>.json"),
+        "fraud": guarded(fraud_view, results, figs, "fraud.json"),
         "checks": checks_view(checks, source), "n_figures": figs.count, "figure_paths": figs.paths,
     }
 
