@@ -44,7 +44,7 @@ def main() -> int:
     print(f"{sub.name} on profile {args.profile}{' (visible only)' if args.visible_only else ''}: "
           f"{summary.score:g}/{summary.max_score:g} points, {total:.1f} s in all")
     print(f"{'phase':<28}{'wall s':>9}{'peak MiB':>10}")
-    print(f"{'inputs (prepare, cached)':<28}{ph['inputs_s']:>9.1f}{ph['grader_peak_mb']:>10.0f}")
+    print(f"{'inputs (prepare, cached)':<28}{ph['inputs_s']:>9.1f}{ph['inputs_peak_mb']:>10.0f}")
     print(f"{'run (sandboxed steps)':<28}{ph['run_s']:>9.1f}{ph['run_peak_mb']:>10.0f}")
     for path in sorted((out / "artifacts" / "steps").glob("*.json"), key=lambda p: p.stat().st_mtime):
         st = json.loads(path.read_text())

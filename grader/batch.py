@@ -181,7 +181,7 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
         inputs = prepare_task_inputs(profile, selected, log=log)
     inputs_dir, heldback = inputs
     phases["inputs_s"] = round(time.perf_counter() - t, 2)
-    phases["grader_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+    phases["inputs_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
     t = time.perf_counter()
     work = build_dir() / "work" / f"{sid}-{os.getpid()}"
