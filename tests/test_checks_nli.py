@@ -1,6 +1,6 @@
 """The NLI checks on artifacts: each fault is written into a copy of correct artifacts and must be caught.
 
-The cheap steps (``nli.params``, ``nli.lora_init``, ``nli.encode``) run in
+The cheap steps (``nli.params``, ``nli.lora_init``, ``nli.encode``, ``nli.predict``) run in
 process on the gallery base ``tests/submissions/nli_correct`` (smoke profile);
 the training steps' artifacts are built here from the pretrained weights, so
 no test trains a model. Checks are called directly with a ``CheckContext``.
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.checks import lora_init, lora_structure, nli_accuracy, nli_encode, nli_params, nli_weights
+from grader.checks import lora_init, lora_structure, nli_accuracy, nli_encode, nli_params, nli_predict, nli_weights
 from grader.checks.support import CheckContext, CheckFailed
 from grader.profiles import get_profile
 from grader.run.step_api import StepContext
@@ -41,6 +41,7 @@ VISIBLE = {
     "nli.lora_a_init": lora_init.test_lora_a_is_random,
     "nli.encode_pair": nli_encode.test_pairs_are_encoded_as_sentence_pairs,
     "nli.encode_truncation": nli_encode.test_long_pairs_are_truncated,
+    "nli.predict_argmax": nli_predict.test_predict_returns_the_models_argmax,
 }
 
 
@@ -85,6 +86,7 @@ def smoke(tmp_path_factory):
     _run_step(steps.nli_params, "nli.params", module, root)
     _run_step(steps.nli_lora_init, "nli.lora_init", module, root)
     _run_step(steps.nli_encode, "nli.encode", module, root)
+    _run_step(steps.nli_predict, "nli.predict", module, root)
     return root
 
 
@@ -436,6 +438,30 @@ def test_truncation_by_slicing_fails_truncation(art, hb):
 def test_an_encode_error_is_reported(art, hb):
     _edit_encode(art, "long", lambda c: c.update(error={"type": "TypeError", "message": "unexpected keyword"}))
     assert "TypeError: unexpected keyword" in _failure(nli_encode.test_long_pairs_are_truncated, art, hb).en
+
+
+def _edit_predictions(art: Path, change) -> None:
+    path = art / "nli" / "predict.npz"
+    labels = np.load(path)["labels"]
+    np.savez(path, labels=change(labels))
+
+
+def test_the_predict_probe_has_varied_clear_cut_labels(art):
+    ref = np.load(art / "nli" / "predict_reference.npz")
+    assert ref["labels"].shape == (T.PREDICT_N,) and len(set(ref["labels"].tolist())) == 3
+    assert float(ref["scale"]) == pytest.approx(1.0, rel=1e-3)
+    assert (ref["margin"] > nli_predict.MARGIN_RTOL).sum() >= T.PREDICT_N - 2
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (np.zeros_like, "Every prediction is 0"),
+    (lambda y: y[::-1].copy(), "Keep the input order"),
+    (lambda y: y[:-1], "expected (32,)"),
+    (lambda y: y + 0.5, "dtype float64"),
+])
+def test_wrong_predictions_fail_predict_argmax(art, hb, change, fragment):
+    _edit_predictions(art, change)
+    assert fragment in _failure(nli_predict.test_predict_returns_the_models_argmax, art, hb).en
 
 
 # --------------------------------------------------------------------------- weight-level checks
