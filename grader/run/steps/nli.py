@@ -156,7 +156,7 @@ def nli_params(ctx: StepContext) -> None:
     from grader.models import roberta_large_meta
 
     nli = ctx.module("nli")
-    nli.prepare_model, nli.count_parameters  # noqa: B018 - a missing function is reported up front
+    nli.prepare_model  # noqa: B018 - reported up front; a missing count_parameters is recorded per model
     base, _tokenizer = _base_model(ctx)
     states, arrays = [], {}
     plan = [("full", None, None), ("freeze", None, None)] + [("lora", r, a) for r, a in T.PROFILE_LORA_PAIRS]
