@@ -5,6 +5,7 @@ separate glyphs and a PDF maps each glyph to one code point), so Persian heading
 are checked in the PDF outline (bookmarks, exact Unicode, read with pdftohtml) and
 in the HTML; Persian digits, which extract cleanly, are checked in the page text.
 
+Tests that render a PDF are marked ``slow`` (seconds each; ``make test FAST=1`` skips them).
 Golden HTML: ``MIZAN_UPDATE_GOLDENS=1 pytest tests/test_report_render.py`` rewrites
 ``tests/fixtures/report/golden/*.html`` after an intended template change.
 """
@@ -76,6 +77,7 @@ def failing(tmp_path_factory):
 
 # ---- the full-marks report ------------------------------------------------------------------------
 
+@pytest.mark.slow
 @needs_poppler
 def test_key_numbers_in_both_digit_systems(full):
     text = pdf_text(full)
@@ -89,6 +91,7 @@ def test_key_numbers_in_both_digit_systems(full):
     assert "Not available" not in text
 
 
+@pytest.mark.slow
 @needs_poppler
 def test_headings_of_both_languages(full):
     text, outline = pdf_text(full), pdf_outline(full)
@@ -98,6 +101,7 @@ def test_headings_of_both_languages(full):
         assert FA[key] in outline, FA[key]          # exact Unicode, ZWNJ and all
 
 
+@pytest.mark.slow
 @needs_poppler
 def test_cover_then_one_part_per_task(full):
     pages = pdf_pages(full)
@@ -108,6 +112,7 @@ def test_cover_then_one_part_per_task(full):
     assert EN["nli.heading"] in page2 and EN["nli.table_heading"] in page2
 
 
+@pytest.mark.slow
 @needs_poppler
 def test_every_figure_is_embedded(full):
     figures = sorted((full.parent / "figures").glob("*.png"))
@@ -122,6 +127,7 @@ def test_every_figure_is_embedded(full):
     assert len(re.findall(r'<figcaption lang="en"', html)) == len(re.findall(r'<figcaption lang="fa" dir="rtl"', html)) == 8
 
 
+@pytest.mark.slow
 @needs_poppler
 def test_persian_font_from_the_pip_package_is_embedded(full):
     fonts = _run("pdffonts", str(full))
@@ -129,6 +135,7 @@ def test_persian_font_from_the_pip_package_is_embedded(full):
     assert re.search(r"\+DejaVu-Sans\b", fonts)
 
 
+@pytest.mark.slow
 def test_persian_blocks_are_rtl_and_isolate_latin(full):
     html = full.with_suffix(".html").read_text(encoding="utf-8")
     tags = re.findall(r'<[a-z0-9]+ [^>]*lang="fa"[^>]*>', html)
@@ -143,6 +150,7 @@ def test_persian_blocks_are_rtl_and_isolate_latin(full):
 
 # ---- a submission with failures ---------------------------------------------------------------------
 
+@pytest.mark.slow
 @needs_poppler
 def test_failing_report_shows_failures_and_gaps(failing):
     text = pdf_text(failing)
@@ -158,6 +166,7 @@ def test_failing_report_shows_failures_and_gaps(failing):
     assert len(pdf_images(failing)) == 8            # LoRA panels say "not available", the figures remain
 
 
+@pytest.mark.slow
 def test_failing_html_has_persian_messages(failing):
     html = failing.with_suffix(".html").read_text(encoding="utf-8")
     assert "انتظار می‌رفت" in html
@@ -165,6 +174,7 @@ def test_failing_html_has_persian_messages(failing):
     assert "علی رضایی" in html
 
 
+@pytest.mark.slow
 @needs_poppler
 def test_broken_results_render_as_not_available(tmp_path):
     results = tmp_path / "results"
@@ -243,6 +253,7 @@ def _grade_dir(tmp_path: Path) -> Path:
     return grade
 
 
+@pytest.mark.slow
 @needs_poppler
 def test_feedback_html_and_pdf(tmp_path):
     grade = _grade_dir(tmp_path)
@@ -257,6 +268,7 @@ def test_feedback_html_and_pdf(tmp_path):
     assert len(pdf_images(pdf_path)) == len(list((grade / "figures").glob("*.png"))) == 8
 
 
+@pytest.mark.slow
 def test_failed_pdf_keeps_the_html_and_says_why(tmp_path, monkeypatch):
     import grader.report.feedback as fb
 
