@@ -458,6 +458,8 @@ def test_prepare_inputs_holds_the_test_labels_back(tmp_path):
     assert meta["class_counts"]["test"] == {"0": 588, "1": 12}
     after = meta["class_counts"]["train_after"]
     assert abs(after["0"] - after["1"]) <= 0.05 * after["0"]  # imbalanced-learn's ADASYN, beta = 1
+    before = meta["class_counts"]["train_before"]
+    assert meta["adasyn"]["G"] == before["0"] - before["1"] and len(meta["adasyn"]["r"]) == before["1"]
     for name in tasks.PUBLIC_FILES:                          # the checks read their own copy
         assert (tmp_path / "heldback" / "fraud" / name).read_bytes() == \
             (tmp_path / "inputs" / "fraud" / name).read_bytes()

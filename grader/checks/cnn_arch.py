@@ -85,7 +85,7 @@ def _inbound_names(layer: dict) -> list[str]:
             for value in obj.values():
                 walk(value)
         elif isinstance(obj, list):
-            if len(obj) >= 3 and isinstance(obj[0], str) and isinstance(obj[1], int) and len(obj) == 4:
+            if len(obj) == 4 and isinstance(obj[0], str) and isinstance(obj[1], int):
                 names.append(obj[0])               # Keras 2 style [name, node, tensor, kwargs]
             for value in obj:
                 walk(value)

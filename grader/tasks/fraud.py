@@ -201,9 +201,13 @@ def prepare_inputs(profile: Profile, inputs_dir: Path | str, heldback_dir: Path 
         c = np.bincount(np.asarray(labels, int), minlength=2)
         return {"0": int(c[0]), "1": int(c[1])}
 
+    from grader.oracles.adasyn import adasyn_amount, majority_ratios
+
+    d, G, _ = adasyn_amount(y_fit, cfg.adasyn_beta)
     meta = {"source": cfg.source, "test_size": cfg.test_size, "seed": cfg.seed,
             "validation_fraction": VALIDATION_FRACTION,
-            "adasyn": {"implementation": "imbalanced-learn ADASYN", "beta": cfg.adasyn_beta, "k": cfg.adasyn_k},
+            "adasyn": {"implementation": "imbalanced-learn ADASYN", "beta": cfg.adasyn_beta, "k": cfg.adasyn_k,
+                       "d": d, "G": G, "r": majority_ratios(X_fit, y_fit, cfg.adasyn_k).round(6).tolist()},
             "class_counts": {"original": counts(y), "train_before": counts(y_fit),
                              "train_after": counts(y_res), "validation": counts(y_val),
                              "test": counts(y_test)}}
