@@ -141,7 +141,8 @@ def fig_nli_params(nli: dict) -> plt.Figure:
     shares = [p[1].get("trainable_percent") or 100.0 * p[1]["trainable_params"] / max(p[1]["total_params"], 1)
               for p in points]
     accs = [p[1]["accuracy"] for p in points]
-    ax.set_xlim(min(shares) / 8, max(shares) * 8)
+    ax.set_xlim(10 ** math.floor(math.log10(min(shares) / 3)), min(10 ** math.ceil(math.log10(max(shares) * 3)), 400))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_ylim(min(accs) - 0.08, max(accs) + 0.1)
     return fig
 
