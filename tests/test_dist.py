@@ -139,10 +139,14 @@ def test_gradescope_run_autograder_on_the_starter(tmp_path: Path):
     schema = json.loads((ROOT / "grader" / "results" / "gradescope_schema.json").read_text(encoding="utf-8"))
     jsonschema.validate(results, schema)
     assert results["score"] == 0
-    assert {t["name"].split(" ")[0] for t in results["tests"]} or results["tests"]
     assert len(results["tests"]) == len(load_rubric())
     assert all(t["score"] == 0 for t in results["tests"])
-    assert all("not implemented" in t["output"].lower() for t in results["tests"])
+    # Every check says the function is not implemented, except two that report the consequence:
+    # nothing could be counted, and the bogus mode raised NotImplementedError instead of ValueError.
+    other = {t["name"].rsplit("[", 1)[-1].rstrip("]") for t in results["tests"]
+             if "not implemented" not in t["output"].lower()}
+    assert other <= {"nli.count_parameters", "nli.unknown_mode"}, other
+    assert (root / "results" / "run.log").is_file()
 
 
 @pytest.mark.slow
