@@ -1,0 +1,98 @@
+"""Training speed and peak memory of the three NLI modes on the cpu profile (a benchmark, not a test).
+
+    .venv/bin/python benchmarks/nli_modes.py                 # 384 examples, 1 epoch (~2 minutes here)
+    .venv/bin/python benchmarks/nli_modes.py --n-train 1200 --epochs 3
+
+Each mode runs in a fresh process (so one mode's peak memory cannot hide
+another's) through the same code path as ``python -m solutions.nli``: the
+reference ``prepare_model`` / ``train`` / ``predict`` with dynamic padding.
+Examples/s counts training examples over the wall time of ``train`` (its
+per-epoch evaluation included). Peak memory is the process's peak resident
+set (CUDA's allocator peak on a GPU); "over base" subtracts what the process
+held before the model was loaded (libraries and data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+MODES = ("full", "freeze", "lora")
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(profile_name: str, mode: str, n_train: int, n_eval: int, epochs: int) -> dict:
+    """One mode in this (fresh) process: the experiment's record plus the memory before loading the model."""
+    import torch  # counted in the baseline, as in every real run
+
+    from grader.data.nli import load_nli_splits
+    from grader.models import quiet_libraries
+    from grader.profiles import get_profile
+    from solutions.nli_experiment import run_mode
+
+    quiet_libraries()
+    profile = get_profile(profile_name).replace(nli={"n_train": n_train, "n_eval": n_eval, "epochs": epochs})
+    train_set, eval_set = load_nli_splits(profile.nli)
+    try:
+        base_mb = _rss_mb()
+    except OSError:
+        base_mb = float("nan")
+    record = run_mode(profile, mode, train_set, eval_set)
+    keys = ("mode", "trainable_params", "total_params", "examples_per_s", "peak_memory_mb", "train_time_s",
+            "accuracy", "n_train")
+    return {**{k: record[k] for k in keys}, "base_mb": base_mb, "batch_size": profile.nli.batch_size,
+            "max_length": profile.nli.max_length, "model": profile.nli.model,
+            "threads": torch.get_num_threads()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="cpu", help="profile whose model and batch size are used (default: cpu)")
+    parser.add_argument("--n-train", type=int, default=384, help="training examples (default: %(default)s)")
+    parser.add_argument("--n-eval", type=int, default=64, help="evaluation examples per epoch (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=1, help="epochs (default: %(default)s)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    results = {}
+    for mode in MODES:
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            results[mode] = pool.submit(measure, args.profile, mode, args.n_train, args.n_eval, args.epochs).result()
+        r = results[mode]
+        print(f"  {mode:6s} done: {r['examples_per_s']:.1f} ex/s, peak {r['peak_memory_mb']:.0f} MB", flush=True)
+
+    first = results["full"]
+    print(f"\nNLI modes, {args.profile} profile: model {first['model']}, {first['n_train']} examples x {args.epochs} "
+          f"epoch(s), batch {first['batch_size']}, max length {first['max_length']}, dynamic padding, "
+          f"torch threads {first['threads']}\n")
+    header = f"{'mode':6s}  {'trainable':>11s}  {'ex/s':>7s}  {'train s':>7s}  {'peak MB':>8s}  {'over base MB':>12s}"
+    print(header)
+    print("-" * len(header))
+    for mode, r in results.items():
+        print(f"{mode:6s}  {r['trainable_params']:>11,}  {r['examples_per_s']:>7.1f}  {r['train_time_s']:>7.1f}  "
+              f"{r['peak_memory_mb']:>8.0f}  {r['peak_memory_mb'] - r['base_mb']:>12.0f}")
+    print()
+    for mode in ("lora", "freeze"):
+        r = results[mode]
+        print(f"{mode}/full: speed x{r['examples_per_s'] / first['examples_per_s']:.2f}, "
+              f"peak memory x{r['peak_memory_mb'] / first['peak_memory_mb']:.2f}, "
+              f"memory over base x{(r['peak_memory_mb'] - r['base_mb']) / (first['peak_memory_mb'] - first['base_mb']):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
