@@ -83,9 +83,8 @@ def nli_summary(artifacts: Path, heldback: Path, profile, mode: str) -> dict | N
     return summary
 
 
-def fraud_summary(artifacts: Path, heldback: Path, inputs: Path, profile) -> dict | None:
+def fraud_summary(artifacts: Path, heldback: Path, profile) -> dict | None:
     """``fraud.json`` for the graded detector (``leaky`` is null: only experiments measure it)."""
-    from grader.oracles.adasyn import adasyn_weights
     from grader.oracles.fraud_metrics import fraud_metrics
 
     meta = _read_json(heldback / "fraud" / "detector_meta.json")
@@ -96,21 +95,10 @@ def fraud_summary(artifacts: Path, heldback: Path, inputs: Path, profile) -> dic
     y_test = np.load(heldback / "fraud" / "test_labels.npy", allow_pickle=False)
     summary: dict = {"task": "fraud", "profile": profile.to_dict(), "class_counts": meta["class_counts"]}
 
-    # The grader resampled the training part with imbalanced-learn (originals first), so the
-    # leading rows of the training file are the part before ADASYN: r_i is recomputed from them.
-    cfg = profile.fraud
-    before = meta["class_counts"]["train_before"]
-    n_before = int(before["0"]) + int(before["1"])
-    try:
-        with np.load(inputs / "fraud" / "detector_train.npz", allow_pickle=False) as data:
-            X_fit, y_fit = np.array(data["X"][:n_before]), np.array(data["y"][:n_before])
-        r, _r_hat, _g = adasyn_weights(X_fit, y_fit, cfg.adasyn_k, beta=cfg.adasyn_beta)
-        r_list = [float(v) for v in r]
-    except (OSError, KeyError, ValueError):
-        r_list = []
-    m_s, m_l = sorted((int(before["0"]), int(before["1"])))
-    summary["adasyn"] = {"d": m_s / m_l, "G": int((m_l - m_s) * cfg.adasyn_beta), "r": r_list,
-                         "k": cfg.adasyn_k, "beta": cfg.adasyn_beta}
+    # The trusted inputs recorded d, G and r of the detector's training part (grader/tasks/fraud.py).
+    adasyn = meta.get("adasyn") if isinstance(meta.get("adasyn"), dict) else {}
+    summary["adasyn"] = {key: adasyn.get(key) for key in ("d", "G", "r", "k", "beta")}
+    summary["adasyn"]["r"] = adasyn.get("r") or []
     history = record.get("history")
     summary["history"] = history if isinstance(history, dict) else {}
     if proba is not None and proba.shape == y_test.shape and np.all(np.isfinite(proba)):
@@ -136,7 +124,7 @@ def write_summaries(artifacts: Path, heldback: Path, inputs: Path, profile, out:
                 path.write_text(json.dumps(data, indent=1), encoding="utf-8")
                 written.append(path)
     if (heldback / "fraud").is_dir():
-        data = fraud_summary(artifacts, heldback, inputs, profile)
+        data = fraud_summary(artifacts, heldback, profile)
         if data is not None:
             path = out / "fraud.json"
             path.write_text(json.dumps(data, indent=1), encoding="utf-8")
