@@ -23,7 +23,8 @@ from tests.mizan_demo import CANARY, CHECKS_DIR, HERE, RUBRIC_DIR, STEP_MODULE, 
 
 GALLERY = REPO / "tests" / "submissions"
 PORT = 47113
-LIMITS = Limits(wall_s=10, address_space_mb=1024, nproc=64, fsize_mb=64, log_bytes=64 * 1024,
+# wall_s leaves room for a loaded machine; cpu_s stops the busy loop (SIGXCPU) long before it.
+LIMITS = Limits(wall_s=20, cpu_s=5, address_space_mb=1024, nproc=64, fsize_mb=64, log_bytes=64 * 1024,
                 flood_bytes=8 << 20)
 ANY_DEATH = {"timeout", "killed", "crashed", "error"}
 

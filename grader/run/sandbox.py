@@ -55,6 +55,8 @@ MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAPBSET_DROP = 24
+RUN_UID_BASE = 200_000          # sandboxed runs get uids in [BASE, BASE + SPAN): no account uses them
+RUN_UID_SPAN = 100_000
 _PSEUDO_PREFIXES = ("/proc", "/sys", "/dev")
 
 
@@ -313,24 +315,35 @@ def probe_capabilities(python: str, import_root: str, harden_fs: bool, hidden: t
 # the run
 
 
-def _kill_stragglers(token: str, pgid: int) -> int:
-    """Kill processes of this run that left its process group (found by the token in their env)."""
+def _kill_stragglers(token: str, pgid: int, uid: int | None = None) -> int:
+    """Kill processes of this run that left its process group: by the run's own uid, or by the
+    token in their environment when the run kept the grader's uid."""
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
     needle = f"MIZAN_RUN_TOKEN={token}".encode()
     killed = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as fh:
-                if needle in fh.read():
+    for _ in range(3):          # a fork bomb may fork while we scan: sweep until none is found
+        found = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                if uid is not None:
+                    with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as fh:
+                        ours = any(line.startswith("Uid:") and line.split()[1] == str(uid) for line in fh)
+                else:
+                    with open(f"/proc/{entry}/environ", "rb") as fh:
+                        ours = needle in fh.read()
+                if ours:
                     os.kill(int(entry), signal.SIGKILL)
-                    killed += 1
-        except (OSError, ValueError):
-            continue
+                    found += 1
+            except (OSError, ValueError, IndexError):
+                continue
+        killed += found
+        if not found:
+            break
     return killed
 
 
@@ -360,11 +373,14 @@ def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits
     notes.extend(caps["notes"])
     plan = FsPlan(writable=writable, hidden=fs.hidden, expose=fs.expose) if caps.get("mountns") else None
     user = None
+    token = secrets.token_hex(8)
     if caps["root"] and limits.drop_privileges is not False and caps["drop_uid"]:
-        user = _nobody()
+        # A uid of its own per run (with nobody's group): RLIMIT_NPROC counts per uid, so a fork bomb
+        # in one sandbox cannot starve another, and every process left with this uid is ours to kill.
+        user = (RUN_UID_BASE + int(token, 16) % RUN_UID_SPAN, _nobody()[1])
         for path in writable:
             _chown_tree(path, *user)
-        notes.append(f"running as uid {user[0]} (nobody)")
+        notes.append(f"running as the unprivileged uid {user[0]} (rights of 'nobody', a uid of its own)")
     as_root_nocaps = caps["root"] and user is None and limits.drop_privileges is not False
     if plan is not None:
         notes.append(f"read-only file system except {len(writable)} run folder(s); "
@@ -373,7 +389,7 @@ def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits
         notes.append("no network (private network namespace)")
     lim = dataclasses.replace(limits, isolate_network=limits.isolate_network and caps["netns"])
 
-    token = secrets.token_hex(8)
+    run_uid = user[0] if user is not None else None
     env = dict(env)
     env["MIZAN_RUN_TOKEN"] = token
     os.makedirs(env.get("TMPDIR", cwd / "tmp"), exist_ok=True)
@@ -417,13 +433,13 @@ def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits
                 if pid:
                     waited = (wstatus, rusage)
                     exited_at = now
-                    _kill_stragglers(token, proc.pid)   # children that still hold the pipes
+                    _kill_stragglers(token, proc.pid, run_uid)   # children that still hold the pipes
             if waited is not None and (open_streams == 0 or now - exited_at > 2.0):
                 break
             if waited is None and now >= deadline:
                 status = "timeout"
                 notes.append(f"wall-clock limit of {limits.wall_s:g} s reached: process group killed")
-                _kill_stragglers(token, proc.pid)
+                _kill_stragglers(token, proc.pid, run_uid)
                 _, wstatus, rusage = os.wait4(proc.pid, 0)
                 waited = (wstatus, rusage)
                 exited_at = time.monotonic()
@@ -450,13 +466,13 @@ def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits
                 if total > limits.flood_bytes and waited is None and status is None:
                     status = "killed"
                     notes.append(f"output flood: more than {limits.flood_bytes // MiB} MiB printed; killed")
-                    _kill_stragglers(token, proc.pid)
+                    _kill_stragglers(token, proc.pid, run_uid)
         sel.close()
         proc.stdout.close()
         proc.stderr.close()
         wstatus, rusage = waited
         proc.returncode = os.waitstatus_to_exitcode(wstatus)
-        stray = _kill_stragglers(token, proc.pid)
+        stray = _kill_stragglers(token, proc.pid, run_uid)
         if stray:
             notes.append(f"{stray} process(es) left behind by the run were killed")
         wall = time.monotonic() - start
