@@ -3,8 +3,9 @@
 The steps hand ``predict`` evaluation *inputs* only; the labels stay with the
 grader (``heldback/nli/eval_labels.npy``). A mode passes when the lower end of
 the 95 % Wilson interval of its accuracy (Wilson 1927) clears the profile's
-threshold, so an unlucky seed costs nothing while a model no better than
-chance, or one predicting a single label, fails.
+threshold, so an unlucky seed costs nothing while, wherever the reference
+measurably learns, a model no better than chance or one predicting a single
+label fails (see ``THRESHOLDS`` for where that is).
 """
 
 from __future__ import annotations
@@ -19,24 +20,36 @@ from grader.tasks import nli as T
 
 # Minimum Wilson lower bound (95 %) of held-back accuracy, per profile and mode.
 #
-# Derived from measured reference runs (tests/submissions/nli_correct and
-# solutions/nli.py graded by the grader; the numbers are in each row's comment)
-# and from chance: a predictor of one label scores 1/3 on these balanced sets,
-# so its interval's lower end must fall below the threshold while the
-# reference's clears it with room for seed noise.
-#   smoke: the tiny *random* RoBERTa learns nothing from 64 pairs in 2 epochs
-#          (reference and gallery base: a single label, 16/48, interval
-#          [0.217, 0.475]), so learning is not graded there: 0.0 keeps only the
-#          predictions' shape and ids under test.
-#   cpu:   provisional (chance + margin) until the measured reference runs land.
+# Derived from measured reference runs and from chance: a predictor of one
+# label scores 1/3 on these balanced sets (200/600 -> interval [0.296, 0.372]),
+# so a threshold must sit above 0.296 to fail it and below the reference's
+# lower bound, with room for seed noise, to pass it. Where the reference itself
+# stays at chance, learning cannot be graded and the threshold is 0.0: the
+# check then judges only the predictions' shape and ids (a constant or broken
+# ``predict`` is caught on every profile by nli.predict_argmax instead).
+#   smoke: tiny *random* RoBERTa, 64 pairs, 2 epochs: nothing is learnt
+#          (solutions/nli.py and tests/submissions/nli_correct both predict a
+#          single label, 16/48, interval [0.217, 0.475]) -> 0.0 for every mode.
+#   cpu:   MiniLM, 1,200 pairs, 3 epochs, 600 held-back pairs.
+#          full: solutions/nli.py 0.468 [0.428, 0.508] (`python -m solutions.nli
+#          --profile cpu --mode all`), an independent hand-written loop 0.482
+#          -> 0.36, about 3.5 standard errors under the reference's lower bound
+#          and well above a constant predictor's 0.296.
+#          freeze: 0.375 [0.337, 0.414] and, graded through the grader's own
+#          steps, 0.348 [0.311, 0.387]: a frozen MiniLM with a linear head
+#          stays at chance on this data -> 0.0.
+#          lora: LORA_CPU below.
 #   paper: 9,832 MNLI validation_mismatched pairs, RoBERTa-large, 1,000
-#          training pairs, 5 epochs: not measurable offline; set from the
-#          original homework's report (full ≈ 0.80, LoRA r=32 ≈ 0.85, freeze ≈
-#          0.45) minus a wide margin, to be recalibrated on the course's GPU.
+#          training pairs, 5 epochs: not measurable offline (no weights here),
+#          so provisional until the course staff's GPU run: full and LoRA at
+#          0.40 (the interval is ±0.01 at this size, so this asks for clearly
+#          better than chance, no more), freeze at 0.0 because its cpu
+#          analogue stays at chance.
+LORA_CPU = 0.36
 THRESHOLDS: dict[str, dict[str, float]] = {
     "smoke": {"full": 0.0, "freeze": 0.0, "lora": 0.0},
-    "cpu": {"full": 0.40, "freeze": 0.36, "lora": 0.40},
-    "paper": {"full": 0.60, "freeze": 0.36, "lora": 0.60},
+    "cpu": {"full": 0.36, "freeze": 0.0, "lora": LORA_CPU},
+    "paper": {"full": 0.40, "freeze": 0.0, "lora": 0.40},
 }
 DEFAULT_THRESHOLDS = {"full": 0.40, "freeze": 0.36, "lora": 0.40}
 """For profiles without a measured row (a custom local model): clearly above chance (1/3)."""
