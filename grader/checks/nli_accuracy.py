@@ -38,17 +38,21 @@ from grader.tasks import nli as T
 #          freeze: 0.375 [0.337, 0.414] and, graded through the grader's own
 #          steps, 0.348 [0.311, 0.387]: a frozen MiniLM with a linear head
 #          stays at chance on this data -> 0.0.
-#          lora: LORA_CPU below.
+#          lora: solutions/nli.py 0.397 [0.358, 0.436] in its own run and, graded
+#          through the grader's steps, 0.385 [0.347, 0.425]: barely above chance
+#          in 113 optimiser steps. Any threshold that fails a constant
+#          predictor (> 0.296) would fail a correct submission with a less
+#          lucky learning rate about as often -> 0.0 until the cpu budget
+#          gives LoRA room to learn.
 #   paper: 9,832 MNLI validation_mismatched pairs, RoBERTa-large, 1,000
 #          training pairs, 5 epochs: not measurable offline (no weights here),
 #          so provisional until the course staff's GPU run: full and LoRA at
 #          0.40 (the interval is ±0.01 at this size, so this asks for clearly
 #          better than chance, no more), freeze at 0.0 because its cpu
 #          analogue stays at chance.
-LORA_CPU = 0.36
 THRESHOLDS: dict[str, dict[str, float]] = {
     "smoke": {"full": 0.0, "freeze": 0.0, "lora": 0.0},
-    "cpu": {"full": 0.36, "freeze": 0.0, "lora": LORA_CPU},
+    "cpu": {"full": 0.36, "freeze": 0.0, "lora": 0.0},
     "paper": {"full": 0.40, "freeze": 0.0, "lora": 0.40},
 }
 DEFAULT_THRESHOLDS = {"full": 0.40, "freeze": 0.36, "lora": 0.40}
