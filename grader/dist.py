@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Modules of grader/ that never travel to students: they hold hidden checks'
 # logic or thresholds, or tooling students do not need.
-STUDENT_EXCLUDED_MODULES = {"dist.py", "batch.py", "summary.py"}
+STUDENT_EXCLUDED_MODULES = {"dist.py"}
 SKIP_NAMES = {"__pycache__", ".pytest_cache"}
 
 STUDENT_MAKEFILE = """\
