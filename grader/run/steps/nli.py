@@ -271,6 +271,12 @@ def _output_layer(model):
     return last
 
 
+def _model_input_keys(encoded) -> tuple[str, ...]:
+    """The encoding's model inputs: BERT-style models (MiniLM) read the pair's segment ids too,
+    so leaving ``token_type_ids`` out would judge ``predict`` against a different model input."""
+    return tuple(k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded)
+
+
 @step("nli.predict", task="nli", timeout_s=_visible_timeout, visible=True)
 def nli_predict(ctx: StepContext) -> None:
     """``predict`` on a grader-made model whose argmax labels are known and varied.
@@ -292,12 +298,12 @@ def nli_predict(ctx: StepContext) -> None:
     source = "encode_pairs"
     try:
         encoded = nli.encode_pairs(tokenizer, premises, hypotheses, max_length=ctx.profile.nli.max_length)
-        rows = [{key: _as_rows(encoded[key], key)[i] for key in ("input_ids", "attention_mask")}
-                for i in range(len(pairs))]
+        keys = _model_input_keys(encoded)
+        rows = [{key: _as_rows(encoded[key], key)[i] for key in keys} for i in range(len(pairs))]
     except Exception:  # noqa: BLE001 - judged by the encode checks; fall back to the grader's encoding
         source = "tokenizer"
         encoded = tokenizer(premises, hypotheses, truncation=True, max_length=ctx.profile.nli.max_length)
-        rows = [{key: encoded[key][i] for key in ("input_ids", "attention_mask")} for i in range(len(pairs))]
+        rows = [{key: encoded[key][i] for key in _model_input_keys(encoded)} for i in range(len(pairs))]
     model.eval()
     with torch.no_grad():
         logits = torch.cat([model(**tokenizer.pad(rows[i:i + T.PREDICT_BATCH], return_tensors="pt")).logits
