@@ -52,7 +52,7 @@ dist: venv
 	$(PY) -m grader dist
 
 bench: venv
-	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in benchmarks/*.py; do n=$$(basename $$b .py); echo "== $$n"; $(PY) -m benchmarks.$$n || exit 1; done
 
 clean:
 	rm -rf build dist
