@@ -226,7 +226,7 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
         extra_data={"id": sid, "profile": profile.name, "hash": digest}))
 
     t = time.perf_counter()
-    _summaries(art, heldback, inputs_dir, profile, out_dir / "summary", log)
+    _summaries(art, heldback, profile, out_dir / "summary", log)
     if feedback:
         _feedback(out_dir, log)
     phases["report_s"] = round(time.perf_counter() - t, 2)
@@ -242,7 +242,7 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
     return GradeSummary(sid, "graded", earned, max_score, str(out_dir), round(wall, 2), "")
 
 
-def _summaries(artifacts: Path, heldback: Path, inputs: Path, profile: Profile, summary_dir: Path, log) -> None:
+def _summaries(artifacts: Path, heldback: Path, profile: Profile, summary_dir: Path, log) -> None:
     """Trusted results JSON (docs/CONTRACTS.md) from the artifacts and held-back labels, for the report."""
     try:
         from grader.summary import write_summaries
@@ -250,7 +250,7 @@ def _summaries(artifacts: Path, heldback: Path, inputs: Path, profile: Profile, 
         log(f"summary: grader.summary is not available ({err}); no summary/")
         return
     try:
-        written = write_summaries(artifacts, heldback, inputs, profile, summary_dir)
+        written = write_summaries(artifacts, heldback, profile, summary_dir)
         log(f"summary: wrote {', '.join(p.name for p in written) or 'nothing'}")
     except Exception as err:  # noqa: BLE001 - a summary never costs the grade
         log(f"summary failed: {type(err).__name__}: {err}\n{traceback.format_exc(limit=5)}")

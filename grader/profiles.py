@@ -149,6 +149,12 @@ LORA_PAPER_NLI = dataclasses.replace(
 
 DEFAULT_PROFILE = "cpu"
 
+FRAUD_VALIDATION_FRACTION = 0.1
+"""Share of task 2's training part held out (stratified, before resampling) for
+the CNN history's ``val_loss``; shared by the grader's step inputs and the
+reference experiment so both hold out the same rows. The test set is never
+used during training."""
+
 
 def get_profile(name: str | None = None) -> Profile:
     """The profile called ``name`` (default: ``$PROFILE`` or ``cpu``)."""

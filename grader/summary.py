@@ -112,7 +112,7 @@ def fraud_summary(artifacts: Path, heldback: Path, profile) -> dict | None:
     return summary
 
 
-def write_summaries(artifacts: Path, heldback: Path, inputs: Path, profile, out: Path) -> list[Path]:
+def write_summaries(artifacts: Path, heldback: Path, profile, out: Path) -> list[Path]:
     """Write every summary the run allows into ``out``; return the files written."""
     out.mkdir(parents=True, exist_ok=True)
     written = []

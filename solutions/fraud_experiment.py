@@ -26,11 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from grader.errors import DataError, MizanError
-from grader.profiles import PROFILES, Profile, get_profile
+from grader.profiles import FRAUD_VALIDATION_FRACTION, PROFILES, Profile, get_profile
 
-# Share of the training part held out (stratified, before resampling) for the
-# history's val_loss; the test set is never used during training.
-VALIDATION_FRACTION = 0.1
 # Rows the table compares; the inflation column is leaky - correct.
 TABLE_ROWS = (
     ("PR-AUC", ("pr_auc",)),
@@ -102,7 +99,7 @@ def run_correct(X, y, cfg) -> dict:
     """Split, carve validation, ADASYN on the training part only, train, score on the raw test set."""
     from solutions.fraud import split_then_resample
 
-    wrapper = HoldOutThenResample(make_sampler(cfg), val_size=VALIDATION_FRACTION, seed=cfg.seed)
+    wrapper = HoldOutThenResample(make_sampler(cfg), val_size=FRAUD_VALIDATION_FRACTION, seed=cfg.seed)
     X_res, X_test, y_res, y_test = split_then_resample(X, y, wrapper, test_size=cfg.test_size, seed=cfg.seed)
     metrics, history, times = _train_and_score(X_res, y_res, wrapper.X_val_, wrapper.y_val_, X_test, y_test, cfg)
     adasyn = wrapper.sampler
@@ -134,7 +131,7 @@ def run_leaky(X, y, cfg) -> dict:
     X_train, X_test, y_train, y_test, _, row_test = train_test_split(
         X_all, y_all, row, test_size=cfg.test_size, stratify=y_all, random_state=cfg.seed)
     X_fit, X_val, y_fit, y_val = train_test_split(
-        X_train, y_train, test_size=VALIDATION_FRACTION, stratify=y_train, random_state=cfg.seed)
+        X_train, y_train, test_size=FRAUD_VALIDATION_FRACTION, stratify=y_train, random_state=cfg.seed)
     metrics, _, _ = _train_and_score(X_fit, y_fit, X_val, y_val, X_test, y_test, cfg)
     synthetic = row_test >= len(y)
     return {

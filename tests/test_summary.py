@@ -68,5 +68,5 @@ def test_fraud_summary_and_writer(tmp_path: Path):
     assert s["correct"]["pr_auc"] == pytest.approx(5 / 6)
     assert s["adasyn"]["r"] == [0.2, 0.4]
     assert s["leaky"] is None
-    written = write_summaries(art, held, tmp_path / "inputs", PROFILE, tmp_path / "summary")
+    written = write_summaries(art, held, PROFILE, tmp_path / "summary")
     assert [p.name for p in written] == ["fraud.json"]

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.profiles import Profile
+from grader.profiles import FRAUD_VALIDATION_FRACTION, Profile
 
 CASES_SEED = 20_080_601          # He et al. 2008 appeared at IJCNN, June 2008
 SPLIT_ROWS, SPLIT_FRAUD = 2500, 600
@@ -41,7 +41,6 @@ SPLIT_RUNS = ({"name": "s0", "seed": 0, "test_size": 0.2},
               {"name": "s1", "seed": 1, "test_size": 0.2},
               {"name": "s2", "seed": 2, "test_size": 0.3},
               {"name": "s3", "seed": 3, "test_size": 0.25})
-VALIDATION_FRACTION = 0.1        # of the training part, for the history's val_loss only
 ID_COLUMN = 0                    # the split frame's Time column carries the row id
 
 PUBLIC_FILES = ("adasyn_cases.json", "adasyn_cases.npz", "adasyn_errors.json", "adasyn_errors.npz",
@@ -186,7 +185,7 @@ def prepare_inputs(profile: Profile, inputs_dir: Path | str, heldback_dir: Path 
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=cfg.test_size, stratify=y, random_state=cfg.seed)
     X_fit, X_val, y_fit, y_val = train_test_split(
-        X_train, y_train, test_size=VALIDATION_FRACTION, stratify=y_train, random_state=cfg.seed)
+        X_train, y_train, test_size=FRAUD_VALIDATION_FRACTION, stratify=y_train, random_state=cfg.seed)
     X_res, y_res = adasyn_resample_train(X_fit, y_fit, beta=cfg.adasyn_beta, k=cfg.adasyn_k, seed=cfg.seed)
     np.savez(inputs / "detector_train.npz", X=np.asarray(X_res, float), y=np.asarray(y_res, int))
     np.savez(inputs / "detector_val.npz", X=X_val, y=y_val)
@@ -205,7 +204,7 @@ def prepare_inputs(profile: Profile, inputs_dir: Path | str, heldback_dir: Path 
 
     d, G, _ = adasyn_amount(y_fit, cfg.adasyn_beta)
     meta = {"source": cfg.source, "test_size": cfg.test_size, "seed": cfg.seed,
-            "validation_fraction": VALIDATION_FRACTION,
+            "validation_fraction": FRAUD_VALIDATION_FRACTION,
             "adasyn": {"implementation": "imbalanced-learn ADASYN", "beta": cfg.adasyn_beta, "k": cfg.adasyn_k,
                        "d": d, "G": G, "r": majority_ratios(X_fit, y_fit, cfg.adasyn_k).round(6).tolist()},
             "class_counts": {"original": counts(y), "train_before": counts(y_fit),
