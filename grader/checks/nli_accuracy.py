@@ -21,38 +21,38 @@ from grader.tasks import nli as T
 # Minimum Wilson lower bound (95 %) of held-back accuracy, per profile and mode.
 #
 # Derived from measured reference runs and from chance: a predictor of one
-# label scores 1/3 on these balanced sets (200/600 -> interval [0.296, 0.372]),
-# so a threshold must sit above 0.296 to fail it and below the reference's
-# lower bound, with room for seed noise, to pass it. Where the reference itself
-# stays at chance, learning cannot be graded and the threshold is 0.0: the
-# check then judges only the predictions' shape and ids (a constant or broken
-# ``predict`` is caught on every profile by nli.predict_argmax instead).
+# label scores 1/3 on these balanced sets (400/1200 -> interval [0.307, 0.360]
+# on the cpu profile), so a threshold must sit above that lower end to fail it
+# and below the reference's lower bound, with room for seed noise and for other
+# reasonable learning rates, to pass it. Where the reference itself stays at
+# chance, learning cannot be graded and the threshold is 0.0: the check then
+# judges only the predictions' shape and ids (a constant or broken ``predict``
+# is caught on every profile by nli.predict_argmax instead).
 #   smoke: tiny *random* RoBERTa, 64 pairs, 2 epochs: nothing is learnt
 #          (solutions/nli.py and tests/submissions/nli_correct both predict a
 #          single label, 16/48, interval [0.217, 0.475]) -> 0.0 for every mode.
-#   cpu:   MiniLM, 1,200 pairs, 3 epochs, 600 held-back pairs.
-#          full: solutions/nli.py 0.468 [0.428, 0.508] (`python -m solutions.nli
-#          --profile cpu --mode all`), an independent hand-written loop 0.482
-#          -> 0.36, about 3.5 standard errors under the reference's lower bound
-#          and well above a constant predictor's 0.296.
-#          freeze: 0.375 [0.337, 0.414] and, graded through the grader's own
-#          steps, 0.348 [0.311, 0.387]: a frozen MiniLM with a linear head
-#          stays at chance on this data -> 0.0.
-#          lora: solutions/nli.py 0.397 [0.358, 0.436] in its own run and, graded
-#          through the grader's steps, 0.385 [0.347, 0.425]: barely above chance
-#          in 114 optimiser steps. Any threshold that fails a constant
-#          predictor (> 0.296) would fail a correct submission with a less
-#          lucky learning rate about as often -> 0.0 until the cpu budget
-#          gives LoRA room to learn.
+#   cpu:   MiniLM (pooler made a pass-through, grader.models), 2,400 pairs,
+#          4 epochs, 1,200 held-back pairs; solutions/nli.py graded by
+#          `make grade` (74/74):
+#          full   690/1200 = 0.575 [0.547, 0.603] -> 0.45
+#          lora   671/1200 = 0.559 [0.531, 0.587] -> 0.42
+#          freeze 502/1200 = 0.418 [0.391, 0.446] -> 0.34
+#          Each bar is 5-7 standard errors (0.014) under the reference's
+#          estimate for full and LoRA and 3.5 for freeze, whose ceiling on this
+#          data is low: a logistic regression on the frozen [CLS] states reaches
+#          0.42-0.43 with 1,200 or 4,800 training pairs. The head trained with
+#          the encoder's dropout on and a 3.3x smaller step (0.392 in
+#          `solutions.nli`'s measurements) still clears 0.34; a head that does
+#          not move (0.35 or less) does not.
 #   paper: 9,832 MNLI validation_mismatched pairs, RoBERTa-large, 1,000
 #          training pairs, 5 epochs: not measurable offline (no weights here),
 #          so provisional until the course staff's GPU run: full and LoRA at
 #          0.40 (the interval is ±0.01 at this size, so this asks for clearly
-#          better than chance, no more), freeze at 0.0 because its cpu
-#          analogue stays at chance.
+#          better than chance, no more), freeze at 0.0 until a measured run
+#          says where a frozen RoBERTa-large's head lands on real MNLI.
 THRESHOLDS: dict[str, dict[str, float]] = {
     "smoke": {"full": 0.0, "freeze": 0.0, "lora": 0.0},
-    "cpu": {"full": 0.36, "freeze": 0.0, "lora": 0.0},
+    "cpu": {"full": 0.45, "freeze": 0.34, "lora": 0.42},
     "paper": {"full": 0.40, "freeze": 0.0, "lora": 0.40},
 }
 DEFAULT_THRESHOLDS = {"full": 0.40, "freeze": 0.36, "lora": 0.40}
