@@ -5,8 +5,8 @@ that names it and nothing else; each alternative-correct one must fail nothing.
 Every entry is a copy of ``fraud_correct`` with one change, so only the steps
 whose code differs from ``fraud_correct`` are run for it (TensorFlow steps are
 the slow ones): the code a skipped step calls is compared with
-``fraud_correct``'s, top-level definition by definition, and ``fraud_correct``
-itself runs every step. Checks of skipped steps are therefore exactly
+``fraud_correct``'s, top-level definition by definition
+(``tests/gallery_support.py``), and ``fraud_correct`` itself runs every step. Checks of skipped steps are therefore exactly
 ``fraud_correct``'s (all passed) and are left out of the comparison.
 
 Runs through the real pipeline: sandboxed steps (``grader.run.orchestrate``),
@@ -17,24 +17,22 @@ with ``-n 2`` (pytest-xdist) to grade two entries at once. Writes the table to
 
 from __future__ import annotations
 
-import ast
 import fcntl
 import json
-import os
+import shutil
 import time
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-GALLERY = REPO / "tests" / "submissions"
+from tests import gallery_support
+from tests.gallery_support import GALLERY, REPO, StepDeps, run_steps, sandbox_dir
 BASE = "fraud_correct"
 TABLE = REPO / "build" / "gallery_fraud.md"
 ROWS = REPO / "build" / "gallery_fraud"
 PROFILE = "smoke"
 
 # step -> (module, top-level names it calls)
-STEP_DEPS = {
+STEP_DEPS: StepDeps = {
     "fraud.adasyn_cases": ("adasyn", ("ADASYN",)),
     "fraud.adasyn_errors": ("adasyn", ("ADASYN",)),
     "fraud.split": ("fraud", ("split_then_resample",)),
@@ -76,35 +74,8 @@ def check_step(check_id: str) -> str:
             "fraud": "fraud.detector"}[check_id.split(".")[0]]
 
 
-def top_level_sources(path: Path) -> dict[str, str]:
-    """Source of each top-level def/class by name; every other statement (imports...) under ``""``."""
-    text = path.read_text(encoding="utf-8")
-    tree = ast.parse(text)
-    out: dict[str, str] = {"": ""}
-    for i, node in enumerate(tree.body):
-        if i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            continue                                        # the module docstring names the fault
-        src = ast.get_source_segment(text, node) or ""
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            out[node.name] = src
-        else:
-            out[""] += src + "\n"
-    return out
-
-
 def steps_to_run(name: str) -> list[str]:
-    """Steps whose code (their functions, helpers, imports) differs from fraud_correct's; all for the base."""
-    if name == BASE:
-        return list(STEP_DEPS)
-    run = []
-    for step_id, (module, names) in STEP_DEPS.items():
-        mine = top_level_sources(GALLERY / name / "submission" / f"{module}.py")
-        base = top_level_sources(GALLERY / BASE / "submission" / f"{module}.py")
-        claimed = {n for m, ns in STEP_DEPS.values() if m == module for n in ns}
-        helpers = (set(mine) | set(base)) - claimed
-        if any(mine.get(n) != base.get(n) for n in (*names, *helpers)):
-            run.append(step_id)
-    return run
+    return gallery_support.steps_to_run(name, BASE, STEP_DEPS)
 
 
 def _write_table() -> None:
@@ -137,12 +108,7 @@ def smoke_inputs():
 
 @pytest.fixture
 def sandbox_tmp():
-    """A temp folder the sandbox's unprivileged user can reach (pytest's tmp_path is under a 0700 folder)."""
-    import shutil
-    import tempfile
-
-    path = Path(tempfile.mkdtemp(prefix="mizan-gallery-"))
-    os.chmod(path, 0o755)
+    path = sandbox_dir("mizan-gallery-")
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
@@ -164,26 +130,14 @@ def test_skipped_steps_are_decided_by_code_differences():
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_gallery_entry_fails_exactly_the_named_checks(name, smoke_inputs, sandbox_tmp):
     from grader.profiles import get_profile
-    from grader.run.orchestrate import copy_api_modules, default_fs_plan, run_checks, run_step
-    from grader.run.step_api import all_steps
+    from grader.run.orchestrate import run_checks
 
     profile = get_profile(PROFILE)
-    inputs_dir, heldback = smoke_inputs
-    specs = {s.id: s for s in all_steps(tasks=("fraud",))}
+    heldback = smoke_inputs[1]
     selected = steps_to_run(name)
     tmp_path = sandbox_tmp
-    work, art = tmp_path / "work", tmp_path / "artifacts"
-    work.mkdir()
-    art.mkdir()
-    copy_api_modules(GALLERY / name, work / "run")
-    fs = default_fs_plan(hidden_extra=(str(heldback),))
-    manifest: dict[str, str] = {}
-    walls = {}
-    for step_id in selected:
-        status = run_step(specs[step_id], profile=profile, run_dir=work / "run", inputs=inputs_dir,
-                          work_dir=work, art_dir=art, manifest=manifest, budget=[2 ** 31],
-                          remaining_s=profile.timeout_s, log_path=work / "run.log", log=lambda m: None, fs=fs)
-        walls[step_id] = float(status.get("sandbox", {}).get("wall_s") or status.get("wall_s") or 0.0)
+    work = tmp_path / "work"
+    art, manifest, walls = run_steps(name, "fraud", selected, smoke_inputs, tmp_path, PROFILE)
     (art / "manifest.json").write_text(json.dumps(manifest))
     started = time.perf_counter()
     results = run_checks(art, heldback, profile, tmp_path / "checks.json", tasks=("fraud",),

@@ -10,7 +10,7 @@ must fail nothing.
 Runs the real pipeline: sandboxed steps (``grader.run.orchestrate.run_step``),
 then the trusted pytest check phase over *all* NLI checks (``--tasks nli``).
 Only the steps whose code differs from ``nli_correct``'s are run for an entry
-(compared top-level definition by definition, as ``test_gallery_fraud`` does);
+(compared top-level definition by definition, ``tests/gallery_support.py``);
 the artifacts of the other steps are copied from ``nli_correct``'s own run,
 which they would reproduce bit for bit (same code, same seed, same inputs), so
 every check, including those reading several steps, is graded for every entry.
@@ -20,33 +20,31 @@ Smoke profile; ``-n 2`` grades two entries at once. Writes
 
 from __future__ import annotations
 
-import ast
 import fcntl
 import json
-import os
 import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-GALLERY = REPO / "tests" / "submissions"
+from tests import gallery_support
+from tests.gallery_support import GALLERY, REPO, StepDeps, run_steps, sandbox_dir
 BASE = "nli_correct"
 TABLE = REPO / "build" / "gallery_nli.md"
 ROWS = REPO / "build" / "gallery_nli"
 PROFILE = "smoke"
 
 _TRAIN = ("encode_pairs", "train", "predict", "_batch", "_learning_rate", "_evaluate")
-# step -> top-level names of submission/nli.py it calls
-STEP_DEPS = {
-    "nli.params": ("prepare_model", "_full", "_freeze", "_lora", "count_parameters"),
-    "nli.lora_init": ("prepare_model", "_lora"),
-    "nli.encode": ("encode_pairs",),
-    "nli.predict": ("encode_pairs", "predict", "_batch"),
-    "nli.train_freeze": ("prepare_model", "_freeze", *_TRAIN),
-    "nli.train_lora": ("prepare_model", "_lora", *_TRAIN),
-    "nli.train_full": ("prepare_model", "_full", *_TRAIN),
+# step -> (module, top-level names of submission/nli.py it calls)
+STEP_DEPS: StepDeps = {
+    "nli.params": ("nli", ("prepare_model", "_full", "_freeze", "_lora", "count_parameters")),
+    "nli.lora_init": ("nli", ("prepare_model", "_lora")),
+    "nli.encode": ("nli", ("encode_pairs",)),
+    "nli.predict": ("nli", ("encode_pairs", "predict", "_batch")),
+    "nli.train_freeze": ("nli", ("prepare_model", "_freeze", *_TRAIN)),
+    "nli.train_lora": ("nli", ("prepare_model", "_lora", *_TRAIN)),
+    "nli.train_full": ("nli", ("prepare_model", "_full", *_TRAIN)),
 }
 
 # submission -> (the check naming the mistake, the exact set of checks it must fail); (None, set()) = correct
@@ -77,32 +75,8 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
 }
 
 
-def top_level_sources(path: Path) -> dict[str, str]:
-    """Source of each top-level def/class by name; every other statement (imports...) under ``""``."""
-    text = path.read_text(encoding="utf-8")
-    tree = ast.parse(text)
-    out: dict[str, str] = {"": ""}
-    for i, node in enumerate(tree.body):
-        if i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            continue                                        # the module docstring names the fault
-        src = ast.get_source_segment(text, node) or ""
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            out[node.name] = src
-        else:
-            out[""] += src + "\n"
-    return out
-
-
 def steps_to_run(name: str) -> list[str]:
-    """Steps whose code (their functions, unclaimed helpers, imports) differs from the base's; all for the base."""
-    if name == BASE:
-        return list(STEP_DEPS)
-    mine = top_level_sources(GALLERY / name / "submission" / "nli.py")
-    base = top_level_sources(GALLERY / BASE / "submission" / "nli.py")
-    claimed = {n for names in STEP_DEPS.values() for n in names}
-    helpers = (set(mine) | set(base)) - claimed
-    return [step_id for step_id, names in STEP_DEPS.items()
-            if any(mine.get(n) != base.get(n) for n in (*names, *helpers))]
+    return gallery_support.steps_to_run(name, BASE, STEP_DEPS)
 
 
 def _write_table() -> None:
@@ -158,39 +132,6 @@ def smoke_inputs():
     return prepare_task_inputs(get_profile(PROFILE), ("nli",))
 
 
-def _sandbox_dir(prefix: str) -> Path:
-    """A temp folder the sandbox's unprivileged user can reach (pytest's tmp_path is under a 0700 folder)."""
-    import tempfile
-
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    os.chmod(path, 0o755)
-    return path
-
-
-def _run_steps(name: str, selected: list[str], inputs: tuple[Path, Path], root: Path) -> tuple[Path, dict, dict]:
-    """Run ``selected`` steps of ``name`` sandboxed into ``root/artifacts``; (artifacts, manifest, walls)."""
-    from grader.profiles import get_profile
-    from grader.run.orchestrate import copy_api_modules, default_fs_plan, run_step
-    from grader.run.step_api import all_steps
-
-    profile = get_profile(PROFILE)
-    inputs_dir, heldback = inputs
-    specs = {s.id: s for s in all_steps(tasks=("nli",))}
-    work, art = root / "work", root / "artifacts"
-    work.mkdir(exist_ok=True)
-    art.mkdir(exist_ok=True)
-    copy_api_modules(GALLERY / name, work / "run")
-    fs = default_fs_plan(hidden_extra=(str(heldback),))
-    manifest: dict[str, str] = {}
-    walls = {}
-    for step_id in selected:
-        status = run_step(specs[step_id], profile=profile, run_dir=work / "run", inputs=inputs_dir,
-                          work_dir=work, art_dir=art, manifest=manifest, budget=[2 ** 31],
-                          remaining_s=profile.timeout_s, log_path=work / "run.log", log=lambda m: None, fs=fs)
-        walls[step_id] = float(status.get("sandbox", {}).get("wall_s") or status.get("wall_s") or 0.0)
-    return art, manifest, walls
-
-
 @pytest.fixture(scope="session")
 def base_artifacts(smoke_inputs):
     """``nli_correct`` graded once (all steps); shared by parallel workers through a lock in build/."""
@@ -204,9 +145,9 @@ def base_artifacts(smoke_inputs):
                 (ROWS / "_base" / "stamp.json").read_text() == stamp:
             return ROWS / "_base"
         shutil.rmtree(ROWS / "_base", ignore_errors=True)
-        root = _sandbox_dir("mizan-nli-base-")
+        root = sandbox_dir("mizan-nli-base-")
         try:
-            art, manifest, _walls = _run_steps(BASE, list(STEP_DEPS), smoke_inputs, root)
+            art, manifest, _walls = run_steps(BASE, "nli", list(STEP_DEPS), smoke_inputs, root, PROFILE)
             shutil.copytree(art, ROWS / "_base")
             (ROWS / "_base" / "manifest.json").write_text(json.dumps(manifest))
             (ROWS / "_base" / "stamp.json").write_text(stamp)
@@ -236,9 +177,9 @@ def test_gallery_entry_fails_exactly_the_named_checks(name, smoke_inputs, base_a
     from grader.run.orchestrate import run_checks
 
     selected = steps_to_run(name)
-    root = _sandbox_dir("mizan-nli-gallery-")
+    root = sandbox_dir("mizan-nli-gallery-")
     try:
-        art, manifest, walls = _run_steps(name, selected, smoke_inputs, root)
+        art, manifest, walls = run_steps(name, "nli", selected, smoke_inputs, root, PROFILE)
         _copy_skipped(base_artifacts, art, manifest, selected)
         (art / "manifest.json").write_text(json.dumps(manifest))
         started = time.perf_counter()
