@@ -11,6 +11,7 @@ finished. ``gradebook.csv`` is rewritten from every ``grade.json`` after each on
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -285,6 +286,22 @@ def _grade_worker(args: tuple) -> GradeSummary:
                             message=f"{type(err).__name__}: {err}")
 
 
+@contextlib.contextmanager
+def _concurrent_grades(count: int):
+    """Tell the sandbox how many submissions share the CPUs (``grader.run.sandbox.step_threads``)."""
+    from grader.run.sandbox import CONCURRENT_GRADES_ENV
+
+    saved = os.environ.get(CONCURRENT_GRADES_ENV)
+    os.environ[CONCURRENT_GRADES_ENV] = str(max(1, count))
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(CONCURRENT_GRADES_ENV, None)
+        else:
+            os.environ[CONCURRENT_GRADES_ENV] = saved
+
+
 def grade_many(subs: list[Path], profile: Profile | str, out_root: Path | str, *, jobs: int = 1,
                progress: Callable[[str], None] = print, **kwargs) -> list[GradeSummary]:
     """Grade ``subs`` into ``out_root/<id>/``, ``jobs`` at a time; rewrite the gradebook after each."""
@@ -316,18 +333,19 @@ def grade_many(subs: list[Path], profile: Profile | str, out_root: Path | str, *
             what = f"{summary.score:g}/{summary.max_score:g} ({summary.wall_s:.0f} s)"
         progress(f"[{len(results)}/{n}] {summary.id} ... {what}")
 
-    if jobs <= 1 or n <= 1:
-        for job in jobs_list:
-            report(_grade_worker(job))
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    with _concurrent_grades(min(jobs, n)):
+        if jobs <= 1 or n <= 1:
+            for job in jobs_list:
+                report(_grade_worker(job))
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(_grade_worker, job) for job in jobs_list]
-            for fut in as_completed(futures):
-                report(fut.result())
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                futures = [pool.submit(_grade_worker, job) for job in jobs_list]
+                for fut in as_completed(futures):
+                    report(fut.result())
     order = {i: k for k, i in enumerate(ids)}
     return sorted(results, key=lambda s: order[s.id])
 

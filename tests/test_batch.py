@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -136,3 +137,17 @@ def test_cli_rejects_bad_paths_with_exit_2_and_no_traceback(tmp_path, argv, mess
                           timeout=60)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_concurrent_grades_is_announced_to_the_sandbox_and_restored(monkeypatch):
+    from grader.run.sandbox import CONCURRENT_GRADES_ENV, step_threads
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setenv(CONCURRENT_GRADES_ENV, "3")
+    with batch._concurrent_grades(2):
+        assert os.environ[CONCURRENT_GRADES_ENV] == "2" and step_threads() == 2
+    assert os.environ[CONCURRENT_GRADES_ENV] == "3"
+    monkeypatch.delenv(CONCURRENT_GRADES_ENV)
+    with batch._concurrent_grades(1):
+        assert step_threads() == 4
+    assert CONCURRENT_GRADES_ENV not in os.environ

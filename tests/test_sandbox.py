@@ -155,3 +155,18 @@ def test_when_nobody_cannot_run_the_interpreter_it_runs_as_root_without_capabili
     caps = probe_capabilities(str(python), str(REPO), True, (), ())
     if caps["mountns"]:
         assert write == "WRITE-FAIL 30"
+
+
+@pytest.mark.parametrize("cpus, concurrent, expected", [
+    (2, None, "2"), (2, "2", "1"), (2, "5", "1"), (16, None, "8"), (16, "4", "4"), (2, "junk", "2")])
+def test_steps_share_the_cpus_among_submissions_graded_at_once(monkeypatch, tmp_path, cpus, concurrent, expected):
+    from grader.run import sandbox
+
+    monkeypatch.setattr(sandbox.os, "cpu_count", lambda: cpus)
+    if concurrent is None:
+        monkeypatch.delenv(sandbox.CONCURRENT_GRADES_ENV, raising=False)
+    else:
+        monkeypatch.setenv(sandbox.CONCURRENT_GRADES_ENV, concurrent)
+    env = sandbox_env(tmp_path)
+    assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == expected
+    assert sandbox.CONCURRENT_GRADES_ENV not in env      # the step sees only the thread count

@@ -108,6 +108,25 @@ class FsPlan:
 
 ENV_WHITELIST = ("PATH", "LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES")
 
+CONCURRENT_GRADES_ENV = "MIZAN_CONCURRENT_GRADES"
+"""Set by ``grader.batch.grade_many`` to the number of submissions it grades at once."""
+MAX_STEP_THREADS = 8
+
+
+def step_threads() -> int:
+    """BLAS/OpenMP threads for one step: this machine's CPUs shared among the submissions graded at once.
+
+    One submission on the 2-core machine gets both cores (its NLI training
+    steps took 850 s on one thread in a cpu-profile ``make grade``); ``--jobs 2``
+    gives each of two submissions one. Capped at ``MAX_STEP_THREADS``, beyond
+    which small models gain little.
+    """
+    try:
+        concurrent = max(1, int(os.environ.get(CONCURRENT_GRADES_ENV, "1")))
+    except ValueError:
+        concurrent = 1
+    return max(1, min(MAX_STEP_THREADS, (os.cpu_count() or 1) // concurrent))
+
 
 def sandbox_env(cwd: Path | str, extra: dict | None = None) -> dict:
     """The scrubbed environment: a whitelist of the parent's, offline switches, caches in ``cwd``."""
@@ -115,7 +134,7 @@ def sandbox_env(cwd: Path | str, extra: dict | None = None) -> dict:
     env = {k: os.environ[k] for k in ENV_WHITELIST if k in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.setdefault("LANG", "C.UTF-8")
-    threads = "1" if (os.cpu_count() or 1) <= 2 else "2"
+    threads = str(step_threads())
     env.update({
         "HOME": cwd, "TMPDIR": os.path.join(cwd, "tmp"), "XDG_CACHE_HOME": os.path.join(cwd, ".cache"),
         "MPLCONFIGDIR": os.path.join(cwd, ".mpl"), "HF_HOME": os.path.join(cwd, ".hf"),
