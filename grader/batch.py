@@ -114,9 +114,13 @@ def grader_fingerprint() -> str:
 
 
 def content_hash(sub_dir: Path, profile: str, tasks: tuple[str, ...] = (), visible_only: bool = False) -> str:
-    """sha256 of the API modules' bytes, the profile, the selection and the grader: equal hash, equal grade."""
+    """sha256 of the API modules' bytes, the profile, the selection, the grader and the grading
+    secret's tag (it draws the held-back data): equal hash, equal grade."""
+    from grader.secret import secret_tag
+
     h = hashlib.sha256(HASH_VERSION.encode())
     h.update(grader_fingerprint().encode())
+    h.update(secret_tag().encode())
     h.update(f"|{profile}|{','.join(sorted(tasks))}|{int(visible_only)}|".encode())
     for name in API_NAMES:
         path = Path(sub_dir) / "submission" / name

@@ -35,6 +35,11 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"mizan: no submission given; grading the reference solution ({subs[0]})")
     print(f"mizan: grading {len(subs)} submission(s) on profile {args.profile} with {args.jobs} job(s) "
           f"into {args.out}", flush=True)
+    from grader.secret import SECRET_ENV, SECRET_FILE_ENV, grading_secret
+
+    if not grading_secret():
+        print(f"mizan: no grading secret ({SECRET_ENV} or {SECRET_FILE_ENV}): held-back data are drawn with "
+              f"the public seeds, which any copy of Mizan can regenerate; set one for real grading", flush=True)
     summaries = batch.grade_many(subs, args.profile, args.out, jobs=max(1, args.jobs), tasks=args.tasks,
                                  force=args.force, progress=lambda line: print(line, flush=True))
     print()

@@ -72,6 +72,10 @@ apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libfribidi
 cd /autograder/source
 python3.11 -m venv .venv
 .venv/bin/pip install --quiet -r requirements.txt --extra-index-url https://download.pytorch.org/whl/cpu
+# The grading secret that draws the held-back data (grader/secret.py): made once per
+# autograder image, readable by root only, never seen by the sandboxed submission.
+umask 077
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > /autograder/source/.mizan_secret
 """
 
 RUN_AUTOGRADER = """\
@@ -85,6 +89,9 @@ export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=3
 mkdir -p "$ROOT/results"
 cd "$SOURCE" || exit 1
 PY="${MIZAN_PYTHON:-$SOURCE/.venv/bin/python}"
+if [ -z "${MIZAN_SECRET:-}" ] && [ -z "${MIZAN_SECRET_FILE:-}" ] && [ -f "$SOURCE/.mizan_secret" ]; then
+  export MIZAN_SECRET_FILE="$SOURCE/.mizan_secret"
+fi
 exec "$PY" -m grader gradescope --root "$ROOT" --profile "${MIZAN_PROFILE:-cpu}"
 """
 

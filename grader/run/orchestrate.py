@@ -64,10 +64,13 @@ def task_module(task: str):
 
 
 def task_fingerprint(task: str) -> str:
-    """Hash of the code that generates a task's inputs: a changed generator invalidates the cache."""
+    """Hash of the code that generates a task's inputs and of the grading secret's tag:
+    a changed generator or secret invalidates the cache."""
     import hashlib
 
-    h = hashlib.sha256()
+    from grader.secret import secret_tag
+
+    h = hashlib.sha256(secret_tag().encode())
     for path in (REPO / "grader" / "tasks" / f"{task}.py", REPO / "grader" / "data" / f"{task}.py",
                  REPO / "grader" / "profiles.py"):
         h.update(path.read_bytes() if path.is_file() else b"<absent>")

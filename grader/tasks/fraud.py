@@ -27,6 +27,7 @@ independent of both the reference and the student.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -160,10 +161,11 @@ def adasyn_resample_train(X: np.ndarray, y: np.ndarray, *, beta: float, k: int, 
 
 
 def prepare_inputs(profile: Profile, inputs_dir: Path | str, heldback_dir: Path | str) -> None:
-    """Write the fraud inputs (see the module docstring); deterministic for a profile."""
+    """Write the fraud inputs (see the module docstring); deterministic for a profile and grading secret."""
     from sklearn.model_selection import train_test_split
 
     from grader.data.fraud import load_fraud_frame, split_xy
+    from grader.secret import held_back_seed
 
     cfg = profile.fraud
     inputs = Path(inputs_dir) / "fraud"
@@ -179,11 +181,14 @@ def prepare_inputs(profile: Profile, inputs_dir: Path | str, heldback_dir: Path 
     for name in PUBLIC_FILES:
         shutil.copyfile(inputs / name, held / name)
 
-    X, y = split_xy(load_fraud_frame(cfg))
+    # Frame and split are drawn with the grading secret's seed when one is set
+    # (grader.secret): no submission can regenerate the test rows and their labels.
+    draw = held_back_seed(cfg.seed, "fraud")
+    X, y = split_xy(load_fraud_frame(dataclasses.replace(cfg, seed=draw)))
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=int)
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=cfg.test_size, stratify=y, random_state=cfg.seed)
+        X, y, test_size=cfg.test_size, stratify=y, random_state=draw)
     X_fit, X_val, y_fit, y_val = train_test_split(
         X_train, y_train, test_size=FRAUD_VALIDATION_FRACTION, stratify=y_train, random_state=cfg.seed)
     X_res, y_res = adasyn_resample_train(X_fit, y_fit, beta=cfg.adasyn_beta, k=cfg.adasyn_k, seed=cfg.seed)

@@ -136,11 +136,15 @@ def prepare_inputs(profile: Profile, inputs_dir: Path | str, heldback_dir: Path 
     import numpy as np
 
     from grader.data.nli import load_nli_splits
+    from grader.secret import held_back_seed
 
     inputs_dir, heldback_dir = Path(inputs_dir), Path(heldback_dir)
     cfg = profile.nli
     n_dev = dev_size(cfg.n_eval)
-    train_set, eval_set = load_nli_splits(dataclasses.replace(cfg, n_train=cfg.n_train + n_dev))
+    # The draw's seed comes from the grading secret when one is set (grader.secret), so
+    # no submission can regenerate the evaluation pairs and their labels.
+    train_set, eval_set = load_nli_splits(dataclasses.replace(cfg, n_train=cfg.n_train + n_dev,
+                                                              seed=held_back_seed(cfg.seed, "nli")))
     rows = _pairs(train_set)
     if len(rows) < cfg.n_train + n_dev:
         raise DataError(f"the NLI source gave {len(rows)} training pairs; the profile needs "
