@@ -36,15 +36,20 @@ def _rss_mb() -> float:
 def _pad_every_batch_to(length: int) -> None:
     """Make ``solutions.nli.train`` pad every batch to ``length`` tokens (what a fixed-length pipeline does).
 
-    ``train`` imports ``DataCollatorWithPadding`` from transformers when called,
-    so replacing it in this (throw-away) process changes only the padding.
+    Every ``DataCollatorWithPadding`` made in this (throw-away) process pads to
+    ``length`` instead of to its batch's longest pair; nothing else changes.
+    (Replacing the name ``transformers.DataCollatorWithPadding`` is not enough:
+    transformers' lazy module hands the original class to a later import.)
     """
-    import functools
+    from transformers.data.data_collator import DataCollatorWithPadding
 
-    import transformers
+    made = DataCollatorWithPadding.__init__
 
-    transformers.DataCollatorWithPadding = functools.partial(
-        transformers.DataCollatorWithPadding, padding="max_length", max_length=length)
+    def padded(self, *args, **kwargs):
+        made(self, *args, **kwargs)
+        self.padding, self.max_length = "max_length", length
+
+    DataCollatorWithPadding.__init__ = padded
 
 
 def measure(profile_name: str, mode: str, n_train: int, n_eval: int, epochs: int, pad_to: int | None = None) -> dict:

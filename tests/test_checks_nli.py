@@ -565,7 +565,7 @@ def test_accuracy_thresholds_sit_between_chance_and_the_measured_reference():
         for mode, value in row.items():
             assert value == 0.0 or value > chance_low, (name, mode)   # a one-label predictor fails
     # measured: solutions/nli.py graded on the cpu profile (make grade), held-back pairs right of 1,200
-    reference = {"full": 690, "lora": 671, "freeze": 502}
+    reference = {"full": 690, "lora": 658, "freeze": 502}
     assert get_profile("cpu").nli.n_eval == 1200
     for mode, right in reference.items():
         bar = nli_accuracy.threshold("cpu", mode)
