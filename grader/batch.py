@@ -30,8 +30,7 @@ from grader.errors import MizanError
 from grader.profiles import Profile, get_profile
 
 REPO = Path(__file__).resolve().parents[1]
-API_NAMES = ("__init__.py", "nli.py", "adasyn.py", "fraud.py")
-HASH_VERSION = "mizan-grade-1"
+HASH_VERSION = "mizan-grade-2"
 
 
 class SubmissionError(MizanError, ValueError):
@@ -41,7 +40,7 @@ class SubmissionError(MizanError, ValueError):
 @dataclass(frozen=True)
 class GradeSummary:
     id: str
-    status: str                  # graded | skipped | error
+    status: str                  # graded | skipped | error | overloaded (not final: the next run regrades)
     score: float = 0.0
     max_score: float = 0.0
     out_dir: str = ""
@@ -113,19 +112,22 @@ def grader_fingerprint() -> str:
     return h.hexdigest()
 
 
-def content_hash(sub_dir: Path, profile: str, tasks: tuple[str, ...] = (), visible_only: bool = False) -> str:
-    """sha256 of the API modules' bytes, the profile, the selection, the grader and the grading
-    secret's tag (it draws the held-back data): equal hash, equal grade."""
+def content_hash(sub_dir: Path, profile: str, tasks: tuple[str, ...] = (), visible_only: bool = False,
+                 sources=None) -> str:
+    """sha256 of the API modules' bytes as read for the copy (``grader.run.intake``: no link followed),
+    the profile, the selection, the grader and the grading secret's tag: equal hash, equal grade."""
+    from grader.run.intake import API_FILES, read_api_sources
     from grader.secret import secret_tag
 
+    sources = sources if sources is not None else read_api_sources(sub_dir)
     h = hashlib.sha256(HASH_VERSION.encode())
     h.update(grader_fingerprint().encode())
     h.update(secret_tag().encode())
     h.update(f"|{profile}|{','.join(sorted(tasks))}|{int(visible_only)}|".encode())
-    for name in API_NAMES:
-        path = Path(sub_dir) / "submission" / name
+    for name in API_FILES:
+        data = sources.files.get(name)
         h.update(name.encode() + b"\0")
-        h.update(path.read_bytes() if path.is_file() else b"<absent>")
+        h.update(data if data is not None else b"<absent>")
         h.update(b"\0")
     return h.hexdigest()
 
@@ -152,23 +154,36 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
                      tasks: tuple[str, ...] | list[str] | None = None, visible_only: bool = False,
                      force: bool = False, step_modules: tuple[str, ...] = (), checks_dir: Path | str | None = None,
                      rubric_dir: Path | str | None = None, inputs: tuple[Path, Path] | None = None,
-                     limits=None, keep_work: bool = False, feedback: bool = True) -> GradeSummary:
-    """Grade ``sub_dir`` into ``out_dir`` (skipped when ``grade.json`` has the same content hash)."""
+                     limits=None, keep_work: bool = False, feedback: bool = True,
+                     allow_unsandboxed: bool = False,
+                     progress: Callable[[str], None] | None = None) -> GradeSummary:
+    """Grade ``sub_dir`` into ``out_dir`` (skipped when ``grade.json`` has the same content hash).
+
+    ``progress`` receives one line as each phase and step starts and ends (name, seconds, verdict);
+    ``run.log`` keeps the detail. A run the grader could not do (the check phase wrote nothing, a step
+    could not import one of Mizan's own dependencies) is recorded with ``regrade``, never skipped later.
+    """
     from grader.checks.plugin import CHECKS_DIR  # noqa: F401 - fail early if the plugin is broken
-    from grader.results.gradebook import read_student
     from grader.results.gradescope import gradescope_results, write_json_atomic
     from grader.results.model import CheckResult, score_checks, totals
     from grader.rubric import load_rubric
-    from grader.run.orchestrate import TASKS, build_dir, prepare_task_inputs, run_checks, run_submission
+    from grader.run.intake import read_api_sources
+    from grader.environment import missing_dependency
+    from grader.run.orchestrate import (TASKS, build_dir, prepare_task_inputs, run_checks, run_submission,
+                                        select_steps)
+    from grader.student_info import read_student
 
     sub_dir = validate_submission(sub_dir)
+    student = read_student(sub_dir)      # a malformed student.toml stops here, before any grading
     profile = get_profile(profile) if isinstance(profile, str) else profile
     out_dir = Path(out_dir)
     tasks = tuple(tasks) if tasks else ()
     sid = submission_id(sub_dir)
-    digest = content_hash(sub_dir, profile.name, tasks, visible_only)
+    sources = read_api_sources(sub_dir)
+    digest = content_hash(sub_dir, profile.name, tasks, visible_only, sources)
     meta = _read_meta(out_dir)
-    if not force and meta and meta.get("hash") == digest and (out_dir / "results.json").is_file():
+    if (not force and meta and meta.get("hash") == digest and not meta.get("regrade")
+            and (out_dir / "results.json").is_file() and (out_dir / "checks.json").is_file()):
         return GradeSummary(sid, "skipped", meta.get("score", 0.0), meta.get("max_score", 0.0), str(out_dir),
                             0.0, "unchanged since the last grade")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -177,13 +192,16 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
     log_path.write_text(f"Mizan run log of {sid} ({sub_dir}), profile {profile.name}, hash {digest[:16]}, "
                         f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}\n", encoding="utf-8")
     log = _logger(log_path)
+    say = progress or (lambda line: None)
     phases: dict[str, float] = {}
     start = time.perf_counter()
 
     t = time.perf_counter()
     selected = tasks or TASKS
     if inputs is None:
+        say(f"inputs: preparing {', '.join(selected)} for profile {profile.name} (cached after the first run)")
         inputs = prepare_task_inputs(profile, selected, log=log)
+        say(f"inputs: ready in {time.perf_counter() - t:.1f} s")
     inputs_dir, heldback = inputs
     phases["inputs_s"] = round(time.perf_counter() - t, 2)
     phases["inputs_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
@@ -192,20 +210,29 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
     work = build_dir() / "work" / f"{sid}-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     art = out_dir / "artifacts"
+    ticker = _StepTicker(log, say, [s.id for s in select_steps(visible_only=visible_only, tasks=selected,
+                                                                 step_modules=step_modules)])
     try:
-        statuses = run_submission(sub_dir, profile, work, art, visible_only=visible_only, tasks=selected, log=log,
+        ticker.begin()
+        statuses = run_submission(sub_dir, profile, work, art, visible_only=visible_only, tasks=selected, log=ticker,
                                   log_path=log_path, step_modules=step_modules, inputs=(inputs_dir, heldback),
-                                  limits=limits)
+                                  limits=limits, sources=sources, allow_unsandboxed=allow_unsandboxed)
     finally:
         if not keep_work:
             shutil.rmtree(work, ignore_errors=True)
     phases["run_s"] = round(time.perf_counter() - t, 2)
     phases["run_peak_mb"] = max([float((st.get("sandbox") or {}).get("peak_rss_mb") or 0.0)
                                  for st in statuses.values()] + [0.0])
+    phases["run_cpu_s"] = round(sum(float((st.get("sandbox") or {}).get("cpu_s") or 0.0)
+                                    for st in statuses.values()), 2)
+    isolation = sorted({str((st.get("sandbox") or {}).get("isolation") or "") for st in statuses.values()} - {""})
+    overloaded = sorted(k for k, st in statuses.items() if st.get("status") == "overloaded")
 
     t = time.perf_counter()
+    say(f"checks: running the {'visible ' if visible_only else ''}checks on what the steps wrote")
     raw = run_checks(art, heldback, profile, out_dir / "checks.json", visible_only=visible_only,
-                     tasks=tasks or None, log_path=log_path, checks_dir=checks_dir, rubric_dir=rubric_dir)
+                     tasks=tasks or None, log_path=log_path, checks_dir=checks_dir, rubric_dir=rubric_dir,
+                     memory_mb=None if profile.name == "paper" else 8192)
     if raw is None:
         log("the check phase wrote no results (see the output above); every check scores 0 as a grader error")
         rubric = load_rubric(rubric_dir, tasks or None)
@@ -215,11 +242,22 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
     else:
         results = [CheckResult.from_dict(c) for c in raw.get("checks", [])]
     phases["checks_s"] = round(time.perf_counter() - t, 2)
+    passed = sum(r.status == "passed" for r in results)
+    say(f"checks: {'GRADER ERROR, ' if raw is None else ''}{passed} of {len(results)} passed, "
+        f"{sum(r.earned for r in results):g}/{sum(r.points for r in results):g} points, "
+        f"in {phases['checks_s']:.1f} s")
+    # A run the grader could not do is not the submission's grade: never cached, regraded next time.
+    grader_failures = sorted(f"step {k} could not import {m} (a dependency of Mizan, not of the submission)"
+                             for k, st in statuses.items()
+                             if (m := missing_dependency(st.get("error_type"), st.get("message"))))
+    if raw is None:
+        grader_failures.append("the check phase wrote no results")
+    for failure in grader_failures:
+        log(f"GRADER ERROR: {failure}; this grade is not cached and the next run regrades it")
     from grader.run.orchestrate import LAST_CHECKS_PEAK_MB
     phases["checks_peak_mb"] = round(LAST_CHECKS_PEAK_MB[0], 1)
     earned, max_score = totals(results)
 
-    student = read_student(sub_dir)
     failed = [r.name for r in results if r.status != "passed"]
     summary_text = (f"Mizan: {earned:g}/{max_score:g} points on profile {profile.name}; "
                     f"{len(results) - len(failed)} of {len(results)} checks passed.\n"
@@ -228,23 +266,94 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
     wall = time.perf_counter() - start
     write_json_atomic(out_dir / "results.json", gradescope_results(
         results, execution_time=wall, output=summary_text,
-        extra_data={"id": sid, "profile": profile.name, "hash": digest}))
+        extra_data={"id": sid, "profile": profile.name, "hash": digest, "isolation": isolation,
+                    "sandboxed": "none" not in isolation, "overloaded_steps": overloaded}))
 
     t = time.perf_counter()
-    _summaries(art, heldback, profile, out_dir / "summary", log)
-    if feedback:
-        _feedback(out_dir, log)
+    _post_phase(art, heldback, profile, out_dir, log_path, feedback)
     phases["report_s"] = round(time.perf_counter() - t, 2)
     phases["grader_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
     wall = time.perf_counter() - start
     write_json_atomic(out_dir / "grade.json", {
-        "id": sid, "name": student["name"], "student_id": student["student_id"], "hash": digest,
+        "id": sid, "name": student.name or "", "student_id": student.student_id or "", "hash": digest,
         "profile": profile.name, "tasks": list(tasks), "visible_only": visible_only,
         "score": earned, "max_score": max_score, "checks": {r.name: r.earned for r in results},
         "steps": {k: v.get("status") for k, v in statuses.items()}, "phases": phases, "wall_s": round(wall, 2),
+        "isolation": isolation, "regrade": bool(overloaded or grader_failures), "grader_errors": grader_failures,
         "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "source": str(sub_dir)})
     log(f"done: {earned:g}/{max_score:g} in {wall:.1f} s ({phases})")
+    if grader_failures:
+        return GradeSummary(sid, "error", earned, max_score, str(out_dir), round(wall, 2),
+                            f"the grader could not grade this run ({'; '.join(grader_failures)}); see {log_path}")
+    if overloaded:
+        log(f"GRADER OVERLOADED: {', '.join(overloaded)} starved for CPU twice; this grade is not final and the "
+            f"next run regrades it")
+        return GradeSummary(sid, "overloaded", earned, max_score, str(out_dir), round(wall, 2),
+                            f"grader overloaded in {', '.join(overloaded)}: regrade (run the same command again)")
     return GradeSummary(sid, "graded", earned, max_score, str(out_dir), round(wall, 2), "")
+
+
+class _StepTicker:
+    """The run phase's logger, teed to ``say``: one line as each step starts and one as it ends.
+
+    Steps run one after another in ``select_steps`` order, and the orchestrator logs
+    ``step <id>: <status> ... wall <s> s`` as each ends, so the end of one is the start of the next.
+    """
+
+    def __init__(self, log: Callable[[str], None], say: Callable[[str], None], step_ids: list[str]):
+        self.log, self.say, self.ids = log, say, step_ids
+
+    def _start(self, i: int) -> None:
+        self.say(f"  step {i + 1}/{len(self.ids)} {self.ids[i]} ... started")
+
+    def begin(self) -> None:
+        if self.ids:
+            self._start(0)
+
+    def __call__(self, msg: str) -> None:
+        self.log(msg)
+        m = re.match(r"step (\S+): (\w+)(?: \((.*?)\) \[| \[| \(|$)", msg)
+        if not m or m.group(1) not in self.ids:
+            return
+        i = self.ids.index(m.group(1))
+        wall = re.search(r"wall ([0-9.]+) s", msg)
+        detail = f": {m.group(3)[:100]}" if m.group(3) else ""
+        self.say(f"  step {i + 1}/{len(self.ids)} {m.group(1)} ... {m.group(2)}{detail}"
+                 f"{f' in {float(wall.group(1)):.1f} s' if wall else ''}")
+        if i + 1 < len(self.ids):
+            self._start(i + 1)
+
+
+POST_PHASE_MEMORY_MB = 4096
+POST_PHASE_TIMEOUT_S = 600
+
+
+def _post_phase(art: Path, heldback: Path, profile: Profile, out_dir: Path, log_path: Path, feedback: bool) -> None:
+    """Summary and feedback in a child process under a memory and a time limit: they read what a
+    submission wrote, and however large or strange it is, it costs at most that child, never the grade."""
+    import multiprocessing
+
+    log = _logger(log_path)
+    proc = multiprocessing.get_context("spawn").Process(
+        target=_post_child, args=(art, heldback, profile, out_dir, log_path, feedback), daemon=True)
+    proc.start()
+    proc.join(POST_PHASE_TIMEOUT_S)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        log(f"summary/feedback stopped after {POST_PHASE_TIMEOUT_S} s; the grade is kept")
+    elif proc.exitcode:
+        log(f"summary/feedback process ended with status {proc.exitcode} (memory limit "
+            f"{POST_PHASE_MEMORY_MB} MiB?); the grade is kept")
+
+
+def _post_child(art: Path, heldback: Path, profile: Profile, out_dir: Path, log_path: Path, feedback: bool) -> None:
+    limit = POST_PHASE_MEMORY_MB * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    log = _logger(log_path)
+    _summaries(art, heldback, profile, out_dir / "summary", log)
+    if feedback:
+        _feedback(out_dir, log)
 
 
 def _summaries(artifacts: Path, heldback: Path, profile: Profile, summary_dir: Path, log) -> None:
@@ -290,6 +399,23 @@ def _grade_worker(args: tuple) -> GradeSummary:
                             message=f"{type(err).__name__}: {err}")
 
 
+def cpu_slots(jobs: int, cpus: list[int] | None = None) -> list[list[int] | None]:
+    """The CPUs of each of ``jobs`` workers: disjoint contiguous sets when there are enough CPUs (a
+    neighbour's spinners then cannot slow a submission's steps), otherwise no pinning (None)."""
+    cpus = sorted(os.sched_getaffinity(0)) if cpus is None else sorted(cpus)
+    if jobs <= 1 or jobs > len(cpus):
+        return [None] * max(1, jobs)
+    size = len(cpus) // jobs
+    return [cpus[i * size:(i + 1) * size] for i in range(jobs)]
+
+
+def _pin_worker(slots) -> None:
+    """Pool initializer: take a CPU set and keep this worker (and the sandboxes it starts) on it."""
+    cpus = slots.get()
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
 @contextlib.contextmanager
 def _concurrent_grades(count: int):
     """Tell the sandbox how many submissions share the CPUs (``grader.run.sandbox.step_threads``)."""
@@ -319,12 +445,19 @@ def grade_many(subs: list[Path], profile: Profile | str, out_root: Path | str, *
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
         raise SubmissionError(f"two submission folders map to the same id: {', '.join(sorted(dupes))}")
+    from grader.run.sandbox import isolation
+
+    level, notes = isolation(bool(kwargs.get("allow_unsandboxed")))     # refuses here, before any work
+    if level != "bwrap":
+        for note in notes:
+            progress(f"sandbox: {note}")
     if "inputs" not in kwargs:
         # Prepared once here, before any worker starts, so parallel workers only read the cache.
         kwargs["inputs"] = prepare_task_inputs(profile, tuple(kwargs.get("tasks") or TASKS))
     jobs_list = [(str(s), profile.name, str(out_root / i), kwargs) for s, i in zip(subs, ids)]
     results: list[GradeSummary] = []
     n = len(jobs_list)
+    began = time.perf_counter()
 
     def report(summary: GradeSummary) -> None:
         results.append(summary)
@@ -333,25 +466,48 @@ def grade_many(subs: list[Path], profile: Profile | str, out_root: Path | str, *
             what = f"ERROR ({summary.message[:120]}; see {summary.out_dir}/run.log)"
         elif summary.status == "skipped":
             what = f"{summary.score:g}/{summary.max_score:g} (unchanged, skipped)"
+        elif summary.status == "overloaded":
+            what = f"{summary.score:g}/{summary.max_score:g} NOT FINAL: {summary.message}"
         else:
             what = f"{summary.score:g}/{summary.max_score:g} ({summary.wall_s:.0f} s)"
-        progress(f"[{len(results)}/{n}] {summary.id} ... {what}")
+        progress(f"[{len(results)}/{n}] {summary.id} ... {what}{eta(len(results))}")
+
+    def eta(done: int) -> str:
+        """Time left at the pace so far (skipped submissions cost nothing, so they count as done)."""
+        left = n - done
+        if not left:
+            return f"; batch done in {_clock(time.perf_counter() - began)}"
+        graded = [r for r in results if r.status != "skipped"]
+        if not graded:
+            return f"; {left} left"
+        per = (time.perf_counter() - began) / len(graded)
+        return f"; {left} left, about {_clock(per * left / max(1, min(jobs, left)))} to go"
 
     with _concurrent_grades(min(jobs, n)):
         if jobs <= 1 or n <= 1:
-            for job in jobs_list:
-                report(_grade_worker(job))
+            for sub, name, out, job_kwargs in jobs_list:
+                progress(f"[{len(results) + 1}/{n}] {submission_id(Path(sub))}: grading")
+                report(_grade_worker((sub, name, out, {**job_kwargs, "progress": progress})))
         else:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
             ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            slots = ctx.Queue()
+            for cpus in cpu_slots(jobs):
+                slots.put(cpus)
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_pin_worker,
+                                     initargs=(slots,)) as pool:
                 futures = [pool.submit(_grade_worker, job) for job in jobs_list]
                 for fut in as_completed(futures):
                     report(fut.result())
     order = {i: k for k, i in enumerate(ids)}
     return sorted(results, key=lambda s: order[s.id])
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def score_table(summaries: list[GradeSummary]) -> str:

@@ -3,7 +3,8 @@
 The student bundle carries what a student needs to run the *visible* checks
 and build a report on a laptop, and nothing that gives away a grade: no
 reference solution, no hidden check, no hidden threshold, no rubric entry of a
-hidden check. The Gradescope zip carries the whole trusted grader; Gradescope
+hidden check, no ADASYN oracle (its values for the public cases ship
+instead). The Gradescope zip carries the whole trusted grader; Gradescope
 then runs every submission in a container of its own, which is how a course
 that outgrows one machine scales.
 """
@@ -24,6 +25,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # Modules of grader/ that never travel to students: they hold hidden checks'
 # logic or thresholds, or tooling students do not need.
 STUDENT_EXCLUDED_MODULES = {"dist.py"}
+# Files of grader/ (relative paths) that stay behind too: the ADASYN oracle is a
+# reference ADASYN; the bundle ships its values for the public cases instead
+# (grader.tasks.fraud.shipped_expected). The metric oracles travel: the
+# student's report computes accuracy and PR-AUC with them.
+STUDENT_EXCLUDED_PATHS = ("oracles/adasyn.py",)
+# Profiles whose detector-part values the bundle precomputes (the cases are the same for all).
+STUDENT_PROFILES = ("cpu", "smoke")
 SKIP_NAMES = {"__pycache__", ".pytest_cache"}
 
 STUDENT_MAKEFILE = """\
@@ -75,7 +83,12 @@ python3.11 -m venv .venv
 # The grading secret that draws the held-back data (grader/secret.py): made once per
 # autograder image, readable by root only, never seen by the sandboxed submission.
 umask 077
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > /autograder/source/.mizan_secret
+# Outside the autograder's source folder, root-only; the sandbox never binds it.
+mkdir -p /etc/mizan && chmod 700 /etc/mizan
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > /etc/mizan/secret
+# Where namespaces are refused, steps run under an unprivileged uid: keep the checks, oracles and
+# generators root-only (the step runner's image under build/cache/runner/ stays readable).
+chmod 700 /autograder/source/grader
 """
 
 RUN_AUTOGRADER = """\
@@ -89,8 +102,9 @@ export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=3
 mkdir -p "$ROOT/results"
 cd "$SOURCE" || exit 1
 PY="${MIZAN_PYTHON:-$SOURCE/.venv/bin/python}"
-if [ -z "${MIZAN_SECRET:-}" ] && [ -z "${MIZAN_SECRET_FILE:-}" ] && [ -f "$SOURCE/.mizan_secret" ]; then
-  export MIZAN_SECRET_FILE="$SOURCE/.mizan_secret"
+SECRET_DEFAULT="${MIZAN_SECRET_DEFAULT:-/etc/mizan/secret}"
+if [ -z "${MIZAN_SECRET:-}" ] && [ -z "${MIZAN_SECRET_FILE:-}" ] && [ -f "$SECRET_DEFAULT" ]; then
+  export MIZAN_SECRET_FILE="$SECRET_DEFAULT"
 fi
 exec "$PY" -m grader gradescope --root "$ROOT" --profile "${MIZAN_PROFILE:-cpu}"
 """
@@ -192,6 +206,20 @@ def _drop_hidden_check_modules(checks: Path, hidden: set[str]) -> None:
             del trees[name]
 
 
+def _write_shipped_expected(grader_out: Path) -> None:
+    """The expected values the bundle's ADASYN checks compare with, computed here with the oracle
+    for the public seeds, where grader.tasks.fraud looks for them in a bundle."""
+    import json
+
+    from grader.profiles import get_profile
+    from grader.tasks import fraud
+
+    path = grader_out / fraud.SHIPPED_EXPECTED.relative_to(ROOT / "grader")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values = fraud.shipped_expected([get_profile(name) for name in STUDENT_PROFILES])
+    path.write_text(json.dumps(values), encoding="utf-8")
+
+
 def build_student_bundle(out: Path) -> Path:
     """Write ``out`` (usually dist/student): statement, starter, visible checks, report builder."""
     hidden = hidden_check_ids()
@@ -206,6 +234,9 @@ def build_student_bundle(out: Path) -> Path:
 
     grader_out = out / "grader"
     _copytree(ROOT / "grader", grader_out, skip_files=STUDENT_EXCLUDED_MODULES)
+    for rel in STUDENT_EXCLUDED_PATHS:
+        (grader_out / rel).unlink()
+    _write_shipped_expected(grader_out)
     _drop_hidden_check_modules(grader_out / "checks", hidden)
     for rubric in sorted((ROOT / "grader" / "rubric").glob("*.toml")):
         _strip_rubric(rubric, grader_out / "rubric" / rubric.name, hidden)
@@ -256,30 +287,58 @@ def normalise_gradescope_submission(upload: Path, dest: Path) -> Path:
     """Turn what a student uploaded into a submission folder ``dest/submission/*.py``.
 
     Students upload either the folder (``submission/nli.py`` ...) or the three
-    files themselves; both are accepted. Only the API modules are taken.
+    files themselves; both are accepted. Only the API modules are taken, read
+    without following any link
+    (``grader.run.intake``): an upload whose ``nli.py`` links to the grading
+    secret is refused that file, never shown its content.
     """
-    if not upload.is_dir():
+    if not upload.is_dir() or upload.is_symlink():
         raise MizanError(f"no upload folder at {upload}: Gradescope puts the student's files there")
-    candidates = [upload / "submission", upload]
-    candidates += sorted(p.parent for p in upload.rglob("submission/nli.py"))
-    found = next((c for c in candidates if any((c / m).is_file() for m in API_MODULES)), None)
+    candidates = ["submission", "."]
+    for root, dirs, _files in os.walk(upload, followlinks=False):
+        rel = os.path.relpath(root, upload)
+        if rel.count(os.sep) >= 4:
+            dirs[:] = []
+        candidates += [os.path.normpath(os.path.join(rel, d)) for d in sorted(dirs) if d == "submission"]
+    found, refused = None, {}
+    for rel in dict.fromkeys(candidates):
+        files = _read_upload_folder(upload, rel, list(API_MODULES), refused)
+        if files:
+            found = (rel, files)
+            break
     if found is None:
+        why = "; ".join(f"{name} is {reason}" for name, reason in refused.items())
         raise MizanError(
-            f"the upload holds none of {', '.join(API_MODULES)}: upload your three modules "
-            "(or the submission/ folder that holds them)"
-        )
+            f"the upload holds none of {', '.join(API_MODULES)}{f' as regular files ({why})' if why else ''}: "
+            "upload your three modules (or the submission/ folder that holds them)")
+    rel, files = found
     target = dest / "submission"
     target.mkdir(parents=True, exist_ok=True)
     (target / "__init__.py").write_text("")
-    for name in API_MODULES:
-        if (found / name).is_file():
-            shutil.copy2(found / name, target / name)
-    for meta in ("student.toml",):
-        for folder in (upload, found.parent):
-            if (folder / meta).is_file():
-                shutil.copy2(folder / meta, dest / meta)
-                break
+    for name, data in files.items():
+        (target / name).write_bytes(data)
+    # No student.toml: Gradescope knows who uploaded, and a malformed one must not cost the results file.
     return dest
+
+
+def _read_upload_folder(upload: Path, rel: str, names: list[str], refused: dict) -> dict[str, bytes]:
+    """``names`` found as regular files in ``upload/rel``, every folder on the way opened without following links."""
+    from grader.run.intake import read_regular_files
+
+    fd = os.open(upload, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in [p for p in Path(rel).parts if p != "."]:
+            try:
+                nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError:
+                return {}
+            os.close(fd)
+            fd = nxt
+        found, why = read_regular_files(fd, names)
+        refused.update(why)
+        return found
+    finally:
+        os.close(fd)
 
 
 def run_gradescope(args) -> int:
@@ -294,7 +353,7 @@ def run_gradescope(args) -> int:
     with tempfile.TemporaryDirectory(prefix="mizan-gs-") as tmp:
         sub = normalise_gradescope_submission(root / "submission", Path(tmp) / "student")
         out = Path(tmp) / "grade"
-        grade_submission(sub, args.profile, out, feedback=False)
+        grade_submission(sub, args.profile, out, feedback=False, allow_unsandboxed=args.unsandboxed)
         shutil.copy2(out / "results.json", results / "results.json")
         shutil.copy2(out / "run.log", results / "run.log")
     print(f"results: {results / 'results.json'}")

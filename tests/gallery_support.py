@@ -67,7 +67,10 @@ def run_steps(name: str, task: str, selected: list[str], inputs: tuple[Path, Pat
     the run log is ``root/work/run.log``.
     """
     from grader.profiles import get_profile
-    from grader.run.orchestrate import copy_api_modules, default_fs_plan, run_step
+    from grader.run.image import build_runner_image
+    from grader.run.intake import copy_api_modules
+    from grader.run.orchestrate import build_dir, run_step
+    from grader.run.sandbox import isolation
     from grader.run.step_api import all_steps
 
     profile = get_profile(profile_name)
@@ -77,12 +80,13 @@ def run_steps(name: str, task: str, selected: list[str], inputs: tuple[Path, Pat
     work.mkdir(exist_ok=True)
     art.mkdir(exist_ok=True)
     copy_api_modules(GALLERY / name, work / "run")
-    fs = default_fs_plan(hidden_extra=(str(heldback),))
+    level, notes = isolation()
+    image = build_runner_image(build_dir() / "cache")
     manifest: dict[str, str] = {}
     walls = {}
     for step_id in selected:
         status = run_step(specs[step_id], profile=profile, run_dir=work / "run", inputs=inputs_dir,
                           work_dir=work, art_dir=art, manifest=manifest, budget=[2 ** 31],
-                          remaining_s=profile.timeout_s, log_path=work / "run.log", log=lambda m: None, fs=fs)
+                          log_path=work / "run.log", log=lambda m: None, image=image, level=level, level_notes=notes)
         walls[step_id] = float(status.get("sandbox", {}).get("wall_s") or status.get("wall_s") or 0.0)
     return art, manifest, walls

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from grader.batch import grade_many
-from grader.run.orchestrate import REPO, default_fs_plan
-from grader.run.sandbox import Limits, probe_capabilities
+from grader.run.orchestrate import REPO
+from grader.run.sandbox import Limits, isolation
 from tests.mizan_demo import CANARY, CHECKS_DIR, HERE, RUBRIC_DIR, STEP_MODULE, open_tmpdir, prepare_demo_inputs
 
 GALLERY = REPO / "tests" / "submissions"
@@ -46,7 +46,17 @@ EXPECTED = {
     "hostile_eq_true": (3.0, "ok", {"ok"}),
     "hostile_print_gigabytes": (2.0, "ok", {"killed"}),
     "hostile_conftest_sitecustomize": (5.0, "ok", {"ok"}),
+    "hostile_import_oracle": (2.0, "ok", {"error"}),          # grader.oracles is not in the sandbox
+    "hostile_wrap_imblearn": (2.0, "ok", {"error"}),          # nor is imbalanced-learn
+    "hostile_proc_snoop": (5.0, "ok", {"ok"}),                # own /proc and /dev/shm: finds nothing
+    "hostile_proc_snoop_twin": (5.0, "ok", {"ok"}),
+    "hostile_symlink_module": (2.0, "ok", {"missing"}),       # adasyn.py -> solutions/adasyn.py is not copied
+    "hostile_deep_json": (3.0, "ok", {"ok"}),                 # a 200,000-deep JSON: its check fails, no crash
+    "hostile_npz_bomb": (2.0, "ok", {"ok"}),                  # a compressed .npz member is refused unread
+    "hostile_formula_name": (5.0, "ok", {"ok"}),              # honest code, a spreadsheet formula as its name
+    "hostile_many_files": (5.0, "ok", {"ok"}),                # 20,000 files it did not write through ctx: dropped
 }
+REFUSED = {"hostile_symlink_folder": "is a symbolic link or not a folder"}   # submission -> solutions/
 MARKERS = [Path("/tmp") / f"mizan-hostile-{w}-ran" for w in
            ("conftest", "sitecustomize", "usercustomize", "conftest-top", "sitecustomize-top", "pth")]
 
@@ -76,12 +86,8 @@ def graded():
         mp.setenv("MIZAN_BUILD", str(tmp / "build"))
         inputs = prepare_demo_inputs(tmp / "build" / "cache" / "inputs" / "smoke",
                                      tmp / "build" / "cache" / "heldback" / "smoke")
-        plan = default_fs_plan(hidden_extra=(str(inputs[1]),))
-        caps = probe_capabilities(sys.executable, str(REPO), True, plan.hidden, plan.expose)
+        level, _notes = isolation()
         subs = [HERE / "honest"] + sorted(p for p in GALLERY.glob("hostile_*") if p.is_dir())
-        if not caps["drop_uid"]:
-            # uid 0 ignores RLIMIT_NPROC: without the uid drop a fork bomb is not contained.
-            subs = [s for s in subs if s.name != "hostile_fork_bomb"]
         for marker in MARKERS:
             marker.unlink(missing_ok=True)
         trusted = (REPO / "grader", REPO / "tests" / "mizan_demo", GALLERY)
@@ -97,23 +103,32 @@ def graded():
                                tasks=("demo",), step_modules=(STEP_MODULE,), checks_dir=CHECKS_DIR,
                                rubric_dir=RUBRIC_DIR, inputs=inputs, limits=LIMITS, feedback=False)
         server.close()
-        yield {"tmp": tmp, "summaries": {s.id: s for s in summaries}, "caps": caps, "before": before,
+        yield {"tmp": tmp, "summaries": {s.id: s for s in summaries}, "level": level, "before": before,
                "after": tree_digest(*trusted), "got": got, "lines": lines, "grades": tmp / "build" / "grades"}
 
 
 def test_each_hostile_submission_scores_exactly_its_honest_part(graded):
+    wrong = []
     for sid, summary in graded["summaries"].items():
-        score, count_status, adasyn_statuses = EXPECTED[sid]
+        if sid in REFUSED:
+            if (summary.status, summary.score) != ("error", 0.0) or REFUSED[sid] not in summary.message:
+                wrong.append((sid, summary.status, summary.score, summary.message))
+            continue
         steps = json.loads((graded["grades"] / sid / "grade.json").read_text())["steps"]
-        assert (sid, summary.status, summary.score, summary.max_score) == (sid, "graded", score, 5.0)
-        assert steps["demo.count"] == count_status, sid
-        assert steps["demo.adasyn"] in adasyn_statuses, (sid, steps)
+        got = (summary.status, summary.score, summary.max_score, steps["demo.count"], steps["demo.adasyn"])
+        score, count_status, adasyn_statuses = EXPECTED.get(sid, (None, None, set()))
+        if got[:4] != ("graded", score, 5.0, count_status) or got[4] not in adasyn_statuses:
+            wrong.append((sid, *got))
+    assert wrong == []
     assert len(graded["lines"]) == len(graded["summaries"])
 
 
 def test_results_json_is_ours_and_nothing_was_forged_outside(graded):
     grades = graded["grades"]
     for sid, summary in graded["summaries"].items():
+        if sid in REFUSED:
+            assert not (grades / sid / "results.json").exists()
+            continue
         doc = json.loads((grades / sid / "results.json").read_text())
         assert doc["score"] == summary.score and doc["extra_data"]["id"] == sid
     assert "999" not in (grades / "gradebook.csv").read_text()
@@ -137,13 +152,55 @@ def test_held_back_data_and_reference_do_not_leak(graded):
     for path in graded["grades"].rglob("*"):
         if path.is_file():
             assert CANARY.encode() not in path.read_bytes(), path
-    status = json.loads((graded["grades"] / "hostile_read_heldback" / "artifacts" / "steps" /
-                         "demo.adasyn.json").read_text())
-    assert status["status"] == "ok" and "LOOT" not in json.dumps(status)
+    for sid in ("hostile_read_heldback", "hostile_proc_snoop", "hostile_proc_snoop_twin"):
+        status = json.loads((graded["grades"] / sid / "artifacts" / "steps" / "demo.adasyn.json").read_text())
+        assert status["status"] == "ok" and "LOOT" not in json.dumps(status), (sid, status.get("message"))
+
+
+def test_artifact_bombs_fail_their_checks_without_hurting_the_grader(graded):
+    def check(sid, name):
+        checks = json.loads((graded["grades"] / sid / "checks.json").read_text())["checks"]
+        return next(c for c in checks if c["name"] == name)
+
+    deep = check("hostile_deep_json", "demo.count")
+    assert deep["status"] == "failed" and "JSON nested more than 100 levels deep" in deep["message_en"]
+    bomb = check("hostile_npz_bomb", "demo.adasyn_originals")
+    assert bomb["status"] == "failed" and "member 'X_res.npy' is compressed" in bomb["message_en"]
+    peak = json.loads((graded["grades"] / "hostile_npz_bomb" / "grade.json").read_text())["phases"]["checks_peak_mb"]
+    assert peak < 200                                   # np.load of the bomb took 284 MB
+    row = next(line for line in (graded["grades"] / "gradebook.csv").read_text().splitlines()
+               if line.startswith("hostile_formula_name,"))
+    assert row.split(",")[1] == '"\'=HYPERLINK(""http://x""'
+
+
+def test_only_files_the_writers_produced_are_kept(graded):
+    art = graded["grades"] / "hostile_many_files" / "artifacts"
+    assert sorted(p.relative_to(art).as_posix() for p in art.rglob("*") if p.is_file()) == [
+        "demo/adasyn.npz", "demo/count.json", "manifest.json", "steps/demo.adasyn.json", "steps/demo.count.json"]
+    log = (graded["grades"] / "hostile_many_files" / "run.log").read_text()
+    assert "deleted: not written through the step's writers" in log and "... and 19980 more artifact(s)" in log
+
+
+def test_mizan_itself_and_oversampling_libraries_are_not_importable(graded):
+    messages = {"hostile_import_oracle": "No module named 'grader.oracles'",
+                "hostile_wrap_imblearn": "No module named 'imblearn': oversampling libraries are not available when "
+                                         "a submission is graded; write ADASYN from scratch (numpy and scikit-learn's "
+                                         "NearestNeighbors are fine)"}
+    for sid, message in messages.items():
+        status = json.loads((graded["grades"] / sid / "artifacts" / "steps" / "demo.adasyn.json").read_text())
+        assert (status["error_type"], status["message"]) == ("ModuleNotFoundError", message)
+
+
+def test_the_isolation_is_recorded_in_the_log_and_results(graded):
+    log = (graded["grades"] / "honest" / "run.log").read_text()
+    results = json.loads((graded["grades"] / "honest" / "results.json").read_text())
+    assert f"isolation {graded['level']}" in log and results["extra_data"]["isolation"] == [graded["level"]]
+    assert "not copied: submission/adasyn.py is a symbolic link" in \
+        (graded["grades"] / "hostile_symlink_module" / "run.log").read_text()
 
 
 def test_no_network_and_no_stray_processes(graded):
-    if graded["caps"]["netns"]:
+    if graded["level"] == "bwrap":
         assert graded["got"] == []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():

@@ -134,3 +134,20 @@ def test_a_check_module_that_cannot_import_costs_only_its_own_checks(artifacts, 
     assert by_name["demo.adasyn_originals"]["status"] == "error"
     assert "grader itself failed" in by_name["demo.adasyn_originals"]["message_en"]
     assert any("demo_broken.py" in e for e in result["collection_errors"])
+
+
+def test_a_conftest_and_an_ini_planted_in_the_checks_folder_are_ignored(artifacts, tmp_path):
+    """Grading as an ordinary user, a step could write into the checks folder: nothing there but checks runs."""
+    art, hb = artifacts
+    (art / "demo" / "count.json").write_text(json.dumps({"trainable": 1, "total": 1}))     # a wrong count
+    checks = tmp_path / "checks"
+    shutil.copytree(CHECKS_DIR, checks)
+    marker = tmp_path / "planted-ran"
+    forge = ("import pytest\nopen(%r, 'w').write('x')\n\n@pytest.hookimpl(hookwrapper=True)\n"
+             "def pytest_runtest_makereport(item, call):\n    outcome = yield\n    outcome.get_result().outcome = 'passed'\n")
+    write(checks / "conftest.py", forge % str(marker))
+    write(checks / "pytest.ini", "[pytest]\naddopts = --no-such-option-planted\n")
+    result = run(art, hb, tmp_path, checks_dir=checks)
+    assert not marker.exists()
+    assert [(c["name"], c["status"]) for c in result["checks"]] == [
+        ("demo.count", "failed"), ("demo.adasyn_originals", "passed")]

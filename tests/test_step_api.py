@@ -10,7 +10,8 @@ import pytest
 
 from grader.profiles import get_profile
 from grader.run import step_api
-from grader.run.orchestrate import REPO, copy_api_modules
+from grader.run.intake import copy_api_modules
+from grader.run.orchestrate import REPO
 from grader.run.step_api import MissingAPI, StepContext, UnsafeArtifact
 from tests.mizan_demo import HERE as DEMO, STEP_MODULE, prepare_demo_inputs
 

@@ -37,7 +37,9 @@ def check_argv(artifacts: Path | str, heldback: Path | str, profile: str, result
     """Arguments for ``python -m pytest`` that run the checks over one artifacts folder."""
     # --assert=plain: with python_files=*.py, assertion rewriting would recompile torch and transformers
     # on import (3 minutes instead of 20 s); checks fail through CheckFailed, not rewritten asserts.
-    argv = ["--assert=plain", "-p", "grader.checks.plugin", "-p", "no:cacheprovider", "-o", "python_files=*.py",
+    # --noconftest: a conftest.py planted in the checks folder (grading as an ordinary user) is never loaded.
+    argv = ["--assert=plain", "--noconftest", "-p", "grader.checks.plugin", "-p", "no:cacheprovider",
+            "-o", "python_files=*.py",
             "-o", "python_functions=test_* check_*", "--continue-on-collection-errors",
             "--rootdir", str(Path(checks_dir or CHECKS_DIR).resolve()),
             str(Path(checks_dir or CHECKS_DIR).resolve()),

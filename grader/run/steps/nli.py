@@ -30,7 +30,7 @@ import warnings
 from typing import Any
 
 from grader.run.step_api import StepContext, step
-from grader.tasks import nli as T
+from grader.run.steps import nli_contract as T
 
 
 def _visible_timeout(profile) -> float:

@@ -1,0 +1,30 @@
+"""HOSTILE: floods the step's output folder with 20,000 small files, then answers honestly"""
+
+import os
+import sys
+
+import numpy as np
+
+
+def _flood():
+    out = sys.argv[sys.argv.index("--out") + 1]
+    os.makedirs(os.path.join(out, "demo", "flood"), exist_ok=True)
+    for i in range(20_000):
+        with open(os.path.join(out, "demo", "flood", f"{i}.json"), "w") as fh:
+            fh.write("{}")
+
+
+class ADASYN:
+    def __init__(self, *, beta=1.0, k=5, d_threshold=0.75, random_state=None):
+        self.beta, self.k, self.d_threshold, self.random_state = beta, k, d_threshold, random_state
+
+    def fit_resample(self, X, y):
+        _flood()
+        X, y = np.asarray(X, dtype=float), np.asarray(y)
+        minority = X[y == 1]
+        rng = np.random.default_rng(self.random_state)
+        G = int(((y == 0).sum() - (y == 1).sum()) * self.beta)
+        pick = rng.integers(0, len(minority), size=(G, 2))
+        lam = rng.random((G, 1))
+        synthetic = minority[pick[:, 0]] + lam * (minority[pick[:, 1]] - minority[pick[:, 0]])
+        return np.vstack([X, synthetic]), np.concatenate([y, np.ones(G, dtype=y.dtype)])
