@@ -15,3 +15,7 @@ class ModelError(MizanError):
 
 class ProfileError(MizanError, ValueError):
     """An unknown profile name or an invalid budget field."""
+
+
+class StudentFileError(MizanError, ValueError):
+    """A ``student.toml`` that cannot be used: not UTF-8 TOML, an unknown key, a malformed name or ID."""

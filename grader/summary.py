@@ -11,28 +11,71 @@ left out with a note, never guessed.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 
+from grader.results.safe_io import read_json, read_npz
+
 MODES = ("full", "freeze", "lora")
+MAX_HISTORY_KEYS = 32
+"""Metric names kept from a Keras history (loss, val_loss and a few metrics are all a run records)."""
 
 
 def _read_json(path: Path):
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path)
     except (OSError, ValueError):
         return None
 
 
 def _read_npz_array(path: Path, key: str) -> np.ndarray | None:
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return np.array(data[key])
+        return read_npz(path, [key])[key]
     except (OSError, KeyError, ValueError):
         return None
+
+
+def cap_history(history, epochs: int):
+    """``(history cut to epochs entries, None)``, or ``(cut history, flag)`` when it was longer.
+
+    A run trains for the profile's ``epochs``, so a longer history is malformed, and copying it
+    whole let one artifact blow up the summary and the report (5 million points: a 116 MB summary,
+    a 45 s report). Takes a per-epoch list (NLI) or a dict of per-epoch lists (Keras ``history_``,
+    at most MAX_HISTORY_KEYS names); anything else is returned unchanged for the caller to drop.
+    The flag, ``{"found": longest length, "kept": epochs}`` (plus ``"keys"`` when names were
+    dropped), is what the summary records as ``history_malformed`` and the report shows.
+    """
+    if isinstance(history, list):
+        if len(history) <= epochs:
+            return history, None
+        return history[:epochs], {"found": len(history), "kept": epochs}
+    if not isinstance(history, dict):
+        return history, None
+    capped = {key: value[:epochs] if isinstance(value, list) else value
+              for key, value in itertools.islice(history.items(), MAX_HISTORY_KEYS)}
+    longest = max((len(v) for v in history.values() if isinstance(v, list)), default=0)
+    flag = {"found": longest, "kept": epochs} if longest > epochs else None
+    if len(history) > MAX_HISTORY_KEYS:
+        flag = {"found": longest, "kept": epochs, "keys": len(history)}
+    return capped, flag
+
+
+def _keras_history(history) -> dict[str, list[float]]:
+    """Keep the metric lists made only of numbers (as floats); drop anything else."""
+    kept: dict[str, list[float]] = {}
+    for key, values in history.items() if isinstance(history, dict) else ():
+        if not isinstance(values, list):
+            continue
+        try:
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                kept[str(key)[:64]] = [float(v) for v in values]
+        except OverflowError:      # an integer too large for a float
+            continue
+    return kept
 
 
 def _finite_history(history) -> list[dict]:
@@ -73,7 +116,10 @@ def nli_summary(artifacts: Path, heldback: Path, profile, mode: str) -> dict | N
         summary.update(nli_metrics(y_true, labels))
     else:
         summary["metrics_note"] = "predictions missing or malformed: no accuracy could be computed"
-    summary["history"] = _finite_history(record.get("history"))
+    history, malformed = cap_history(record.get("history"), profile.nli.epochs)
+    summary["history"] = _finite_history(history)
+    if malformed:
+        summary["history_malformed"] = malformed
     for key, source in (("train_time_s", "train_s"), ("examples_per_s", "examples_per_s"),
                         ("peak_memory_mb", "peak_memory_mb")):
         value = record.get(source)
@@ -99,8 +145,10 @@ def fraud_summary(artifacts: Path, heldback: Path, profile) -> dict | None:
     adasyn = meta.get("adasyn") if isinstance(meta.get("adasyn"), dict) else {}
     summary["adasyn"] = {key: adasyn.get(key) for key in ("d", "G", "r", "k", "beta")}
     summary["adasyn"]["r"] = adasyn.get("r") or []
-    history = record.get("history")
-    summary["history"] = history if isinstance(history, dict) else {}
+    history, malformed = cap_history(record.get("history"), profile.fraud.epochs)
+    summary["history"] = _keras_history(history)
+    if malformed:
+        summary["history_malformed"] = malformed
     if proba is not None and proba.shape == y_test.shape and np.all(np.isfinite(proba)):
         summary["correct"] = fraud_metrics(y_test, np.clip(proba, 0.0, 1.0))
     else:

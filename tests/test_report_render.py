@@ -302,3 +302,17 @@ def test_malformed_values_make_a_part_unavailable_not_a_crash(tmp_path):
     html = render_html("report.html.j2", ctx, font_urls={})
     assert "This part could not be drawn from nli_&lt;mode&gt;.json: AttributeError" in html
     assert "overstates it by —" in html
+
+
+def test_a_capped_history_is_drawn_capped_and_said_in_both_languages(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    fraud = json.loads((FIXTURES / "full" / "fraud.json").read_text(encoding="utf-8"))     # 8 epochs
+    fraud["history"]["loss"] = [0.5] * 1_000_000
+    (results / "fraud.json").write_text(json.dumps(fraud), encoding="utf-8")
+    ctx = report_context(results, lang="both", out_dir=tmp_path / "out", today=DAY)
+    assert ctx["fraud"]["available"] is True and ctx["n_figures"] >= 1
+    html = render_html("report.html.j2", ctx, font_urls={})
+    assert ("fraud.json holds a training history of 1000000 entries for 8 epochs, which is malformed; "
+            "only the first 8 are shown.") in html
+    assert "تاریخچهٔ آموزشی" in html

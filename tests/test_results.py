@@ -6,10 +6,12 @@ import json
 import jsonschema
 import pytest
 
-from grader.results.gradebook import read_student, write_gradebook
+from grader.errors import StudentFileError
+from grader.results.gradebook import csv_cell, write_gradebook
 from grader.results.gradescope import SCHEMA_PATH, gradescope_results, write_json_atomic
 from grader.results.model import CheckResult, Outcome, score_checks, totals
 from grader.rubric import RubricEntry
+from grader.student_info import Student, read_student
 
 
 def entry(cid, points, visibility="visible", task="nli"):
@@ -84,6 +86,37 @@ def test_gradebook_has_one_row_per_graded_submission_and_per_check_columns(tmp_p
 
 def test_student_toml_is_read_as_data(tmp_path):
     (tmp_path / "student.toml").write_text('name = "Sara Ahmadi"\nstudent_id = 401234567\n')
-    assert read_student(tmp_path) == {"name": "Sara Ahmadi", "student_id": "401234567"}
+    assert read_student(tmp_path) == Student("Sara Ahmadi", "401234567")
+    (tmp_path / "student.toml").write_text('name = "Sara Ahmadi"\nid = "s-4012.x_1"\nemail = "sara@example.com"\n')
+    assert read_student(tmp_path) == Student("Sara Ahmadi", "s-4012.x_1", "sara@example.com")
     (tmp_path / "student.toml").write_text("name = [broken")
-    assert read_student(tmp_path) == {"name": "", "student_id": ""}
+    with pytest.raises(StudentFileError, match=r"student\.toml is not valid TOML"):
+        read_student(tmp_path)
+
+
+def _graded(root, sid, sub, score=2.0):
+    """grade.json as grader.batch writes it, the student read from ``sub``'s student.toml."""
+    student = read_student(sub)
+    write_json_atomic(root / sid / "grade.json", {"id": sid, "name": student.name or "",
+                                                  "student_id": student.student_id or "", "score": score,
+                                                  "max_score": 3.5, "checks": {"nli.a": score}})
+
+
+def test_gradebook_neutralises_formulas_from_student_toml(tmp_path):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "student.toml").write_text('name = "=HYPERLINK(\\"http://x\\",\\"y\\")"\nstudent_id = "-4011"\n')
+    _graded(tmp_path / "grades", "sara", sub, score=-1.0)
+    path = write_gradebook(tmp_path / "grades")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    # OWASP: a leading quote makes the cell text; csv doubles the inner quotes. Numbers are untouched.
+    assert lines[1] == "sara,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'-4011,-1.0,3.5,,,-1.0"
+    row = next(csv.DictReader(path.open(encoding="utf-8")))
+    assert row["name"] == "'=HYPERLINK(\"http://x\",\"y\")" and row["student_id"] == "'-4011"
+
+
+@pytest.mark.parametrize("text, cell", [("+98 912", "'+98 912"), ("@SUM(A1)", "'@SUM(A1)"),
+                                        ("\t=1", "'\t=1"), ("\r=1", "'\r=1"), ("Sara", "Sara"),
+                                        ("a=b", "a=b"), (-3.0, -3.0)])
+def test_csv_cell_follows_owasp(text, cell):
+    assert csv_cell(text) == cell

@@ -50,23 +50,69 @@ def test_nli_summary_without_usable_predictions_has_no_metrics(tmp_path: Path, p
     assert "no accuracy could be computed" in s["metrics_note"]
 
 
-def test_fraud_summary_and_writer(tmp_path: Path):
-    art, held = tmp_path / "artifacts", tmp_path / "heldback"
+def _fraud_run(tmp: Path, history, save=np.savez) -> tuple[Path, Path]:
+    art, held = tmp / "artifacts", tmp / "heldback"
     (art / "fraud").mkdir(parents=True)
     (held / "fraud").mkdir(parents=True)
     y = np.array([0, 0, 0, 0, 0, 0, 1, 1])
     np.save(held / "fraud" / "test_labels.npy", y, allow_pickle=False)
-    np.savez(art / "fraud" / "detector.npz", proba=np.array([0.1, 0.2, 0.1, 0.3, 0.2, 0.7, 0.9, 0.6]))
+    save(art / "fraud" / "detector.npz", proba=np.array([0.1, 0.2, 0.1, 0.3, 0.2, 0.7, 0.9, 0.6]))
     (art / "fraud" / "detector.json").write_text(json.dumps(
-        {"history": {"loss": [0.5, 0.4]}, "times": {"train_s": 3.0, "predict_s": 0.1}}))
+        {"history": history, "times": {"train_s": 3.0, "predict_s": 0.1}}))
     counts = {"0": 6, "1": 2}
     (held / "fraud" / "detector_meta.json").write_text(json.dumps(
         {"class_counts": {"original": counts, "train_before": counts, "train_after": counts, "test": counts},
          "adasyn": {"d": 0.33, "G": 4, "r": [0.2, 0.4], "k": 5, "beta": 1.0}}))
+    return art, held
+
+
+def test_fraud_summary_and_writer(tmp_path: Path):
+    art, held = _fraud_run(tmp_path, {"loss": [0.5, 0.4]})
     s = fraud_summary(art, held, PROFILE)
+    assert s["history"] == {"loss": [0.5, 0.4]} and "history_malformed" not in s
     # Ranking: one legitimate row (0.7) outranks one fraud (0.6): AP = (1 + 2/3) / 2.
     assert s["correct"]["pr_auc"] == pytest.approx(5 / 6)
     assert s["adasyn"]["r"] == [0.2, 0.4]
     assert s["leaky"] is None
     written = write_summaries(art, held, PROFILE, tmp_path / "summary")
     assert [p.name for p in written] == ["fraud.json"]
+
+
+def test_a_five_million_point_keras_history_is_cut_to_the_epochs_and_flagged(tmp_path: Path):
+    history = {"loss": [0.5] * 5_000_000, "val_loss": [0.25, 0.5], "auc": ["x", 1], "note": "text"}
+    art, held = _fraud_run(tmp_path, history)
+    s = fraud_summary(art, held, PROFILE)                # smoke: fraud.epochs == 2
+    assert s["history"] == {"loss": [0.5, 0.5], "val_loss": [0.25, 0.5]}   # non-numeric lists dropped
+    assert s["history_malformed"] == {"found": 5_000_000, "kept": 2}
+    written = write_summaries(art, held, PROFILE, tmp_path / "summary")
+    assert written[0].stat().st_size < 10_000
+
+
+def test_a_five_million_point_nli_history_is_cut_to_the_epochs_and_flagged(tmp_path: Path):
+    art, held = _nli_run(tmp_path, [0, 1, 2, 0, 2, 2])
+    record = json.loads((art / "nli" / "train_freeze.json").read_text())
+    record["history"] = [{"epoch": 1, "train_loss": 0.5}, {"epoch": 2, "train_loss": 0.4}] + [0] * 4_999_998
+    (art / "nli" / "train_freeze.json").write_text(json.dumps(record, separators=(",", ":")))
+    s = nli_summary(art, held, PROFILE, "freeze")        # smoke: nli.epochs == 2
+    assert s["history"] == [{"epoch": 1, "train_loss": 0.5}, {"epoch": 2, "train_loss": 0.4}]
+    assert s["history_malformed"] == {"found": 5_000_000, "kept": 2}
+    assert s["accuracy"] == pytest.approx(5 / 6)
+
+
+def test_too_many_history_names_are_cut_and_flagged():
+    from grader.summary import MAX_HISTORY_KEYS, cap_history
+
+    history = {f"m{i}": [1.0] for i in range(MAX_HISTORY_KEYS + 8)}
+    capped, flag = cap_history(history, 4)
+    assert list(capped) == [f"m{i}" for i in range(MAX_HISTORY_KEYS)]
+    assert flag == {"found": 1, "kept": 4, "keys": MAX_HISTORY_KEYS + 8}
+    assert cap_history([1, 2], 4) == ([1, 2], None) and cap_history("x", 4) == ("x", None)
+
+
+def test_hostile_artifacts_are_left_out_not_a_crash(tmp_path: Path):
+    art, held = _fraud_run(tmp_path, {"loss": [0.5]}, save=np.savez_compressed)
+    s = fraud_summary(art, held, PROFILE)
+    assert s["correct"] is None and "no PR-AUC could be computed" in s["metrics_note"]
+    (art / "fraud" / "detector.json").write_text("[" * 200_000 + "]" * 200_000)
+    assert fraud_summary(art, held, PROFILE) is None
+    assert write_summaries(art, held, PROFILE, tmp_path / "summary") == []

@@ -9,7 +9,6 @@ are four checks, so each mistake costs the one it is about.
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -161,11 +160,11 @@ def fold_activations(layers: list[dict]) -> list[dict]:
 
 
 def model_layers(ctx) -> tuple[list[dict], list | None]:
-    text = ctx.artifact_text("fraud/cnn_model.json", step=STEP)
-    try:
-        model_json = json.loads(text)
-    except ValueError as err:
-        raise CheckFailed(f"fraud/cnn_model.json is not JSON ({err}).", f"fraud/cnn_model.json قالب JSON ندارد.")
+    model_json = ctx.artifact_json("fraud/cnn_model.json", step=STEP)     # malformed / too deep: CheckFailed
+    if not isinstance(model_json, dict):
+        raise CheckFailed(f"fraud/cnn_model.json holds a {type(model_json).__name__}, not model.to_json()'s "
+                          f"object.", f"fraud/cnn_model.json به جای شیء model.to_json() یک "
+                          f"{type(model_json).__name__} دارد.")
     layers, input_shape = flatten_layers(model_json)
     return fold_activations(layers), input_shape
 

@@ -3,26 +3,30 @@
 Every loader returns either the data or a :class:`Missing` that says, in both
 languages, why a part is not available; the report prints the note and goes on
 (a crashed task must not hide the other task's results). Only ``student.toml``
-raises, because a malformed one is the student's to fix before handing in.
+raises (:func:`grader.student_info.read_student`, here ``load_student``), because
+a malformed one is the student's to fix before handing in.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.errors import MizanError
+from grader.results.safe_io import read_json
+from grader.student_info import STUDENT_FILE, Student  # noqa: F401 - re-exported for the report
+from grader.student_info import read_student as load_student
 
 NLI_MODES = ("full", "freeze", "lora")
 NLI_CLASSES = ("entailment", "neutral", "contradiction")
-STUDENT_FILE = "student.toml"
+MAX_EPOCHS = 1000
+"""History cap for a results file that records no epochs (no profile trains more than 46)."""
 
 
 class ReportError(MizanError):
-    """The report cannot be made: bad ``student.toml``, no results to show, a failed render."""
+    """The report cannot be made: no results to show, a bad checks file, a failed render."""
 
 
 @dataclass(frozen=True)
@@ -36,58 +40,15 @@ class Missing:
         return False
 
 
-@dataclass(frozen=True)
-class Student:
-    name: str | None = None
-    student_id: str | None = None
-
-
-def load_student(submission_dir: Path | str | None) -> Student:
-    """Name and ID from ``<submission>/student.toml``; an absent file gives an empty Student.
-
-    A present but malformed file raises :class:`ReportError` naming the file and the fix.
-    """
-    if submission_dir is None:
-        return Student()
-    path = Path(submission_dir) / STUDENT_FILE
-    if not path.is_file():
-        return Student()
-    example = 'write it as:\n  name = "Sara Ahmadi"\n  student_id = "40112345"'
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ReportError(f"{path} is not UTF-8 text; save it as UTF-8 ({example})") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ReportError(f"{path} is not valid TOML ({err}); {example}") from None
-    unknown = sorted(set(data) - {"name", "student_id"})
-    if unknown:
-        raise ReportError(f"{path} has unknown key(s) {', '.join(unknown)}: only name and student_id "
-                          f"are read; {example}")
-    values = {}
-    for key in ("name", "student_id"):
-        if key not in data:
-            raise ReportError(f"{path} lacks {key}; {example}")
-        value = data[key]
-        if isinstance(value, int) and not isinstance(value, bool) and key == "student_id":
-            value = str(value)
-        if not isinstance(value, str):
-            raise ReportError(f"{path}: {key} must be a quoted string, got {type(value).__name__} "
-                              f"{value!r}; {example}")
-        if not value.strip():
-            raise ReportError(f"{path}: {key} is empty; {example}")
-        values[key] = value.strip()
-    return Student(**values)
-
-
 def load_json(path: Path, *, task: str | None = None) -> dict | Missing:
     """The JSON object in ``path``, or a :class:`Missing` naming what is wrong with it."""
     path = Path(path)
     if not path.is_file():
         return Missing("missing_file", {"file": path.name, "dir": str(path.parent)})
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        return Missing("bad_json", {"file": path.name, "detail": str(err)})
+        data = read_json(path)          # bounded size and nesting depth
+    except (OSError, ValueError) as err:
+        return Missing("bad_json", {"file": path.name, "detail": str(err)[:300]})
     if not isinstance(data, dict):
         return Missing("bad_json", {"file": path.name, "detail": f"top level is a {type(data).__name__}"})
     if task is not None and data.get("task") != task:
@@ -107,18 +68,42 @@ def require(data: dict, file: str, *keys: str) -> Missing | None:
     return None
 
 
+def history_note(data: dict, file: str, section: str) -> Missing | None:
+    """Cut ``data["history"]`` to the run's epochs in place; a note when it is, or was, longer.
+
+    The summary already caps what it writes (and records ``history_malformed``); results made
+    some other way are capped here, so no file can make the report plot millions of points.
+    """
+    from grader.summary import cap_history
+
+    profile = data.get("profile")
+    part = profile.get(section) if isinstance(profile, dict) else None
+    epochs = part.get("epochs") if isinstance(part, dict) else None
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs <= 0:
+        epochs = MAX_EPOCHS
+    flag = data.get("history_malformed")
+    if "history" in data:
+        data["history"], capped = cap_history(data["history"], epochs)
+        flag = capped or flag
+    if not isinstance(flag, dict):
+        return None
+    return Missing("history_malformed", {"file": file, "found": flag.get("found"), "kept": flag.get("kept")})
+
+
 @dataclass
 class Results:
-    """The four results files of docs/CONTRACTS.md, each data or Missing."""
+    """The four results files of docs/CONTRACTS.md, each data or Missing; ``notes``: per task
+    ("nli", "fraud"), what the report must say about data it shows (a capped history)."""
 
     directory: Path
     nli: dict[str, dict | Missing]
     fraud: dict | Missing
+    notes: dict[str, list[Missing]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory: Path | str) -> "Results":
         directory = Path(directory)
-        nli = {}
+        nli, notes = {}, {"nli": [], "fraud": []}
         for mode in NLI_MODES:
             data = load_json(directory / f"nli_{mode}.json", task="nli")
             if data and data.get("mode") not in (None, mode):
@@ -128,9 +113,15 @@ class Results:
                 missing = require(data, f"nli_{mode}.json", "trainable_params", "total_params",
                                   "accuracy", "macro_f1", "confusion_matrix")
                 data = missing if missing is not None else data
+            note = history_note(data, f"nli_{mode}.json", "nli") if data else None
+            if note is not None:
+                notes["nli"].append(note)
             nli[mode] = data
         fraud = load_json(directory / "fraud.json", task="fraud")
-        return cls(directory, nli, fraud)
+        note = history_note(fraud, "fraud.json", "fraud") if fraud else None
+        if note is not None:
+            notes["fraud"].append(note)
+        return cls(directory, nli, fraud, notes)
 
     @property
     def any(self) -> bool:

@@ -172,7 +172,7 @@ def nli_view(results: Results, figs: FigureSet) -> dict:
     source = "nli_<mode>.json"
     return {
         "available": True, "info": info, "rows": rows,
-        "missing": [m for m in nli.values() if isinstance(m, Missing)],
+        "missing": [m for m in nli.values() if isinstance(m, Missing)] + results.notes.get("nli", []),
         "fig_params": figs.add(F.fig_nli_params, nli, "nli_params", "nli.cap_params", source),
         "fig_curves": figs.add(F.fig_nli_curves, nli, "nli_curves", "nli.cap_curves", source),
         "fig_confusion": figs.add(F.fig_nli_confusion, nli, "nli_confusion", "nli.cap_confusion", source),
@@ -204,7 +204,7 @@ def fraud_view(results: Results, figs: FigureSet) -> dict:
     src = "fraud.json"
     prof = fraud.get("profile", {}).get("fraud", {})
     ad = fraud.get("adasyn") or {}
-    view: dict = {"available": True, "missing": [],
+    view: dict = {"available": True, "missing": list(results.notes.get("fraud", [])),
                   "info": {"test_size": prof.get("test_size", 0.2), "k": ad.get("k", prof.get("adasyn_k", 5)),
                            "beta": ad.get("beta", prof.get("adasyn_beta", 1.0))}}
     # class counts

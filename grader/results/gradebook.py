@@ -8,23 +8,22 @@ import io
 import json
 import os
 import tempfile
-import tomllib
 from pathlib import Path
 
 META = "grade.json"       # written by grader.batch next to results.json
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def read_student(sub_dir: Path) -> dict:
-    """``name`` and ``student_id`` from an optional ``student.toml`` (data only, size-capped)."""
-    path = Path(sub_dir) / "student.toml"
-    if not path.is_file() or path.stat().st_size > 64 * 1024:
-        return {"name": "", "student_id": ""}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
-        return {"name": "", "student_id": ""}
-    sid = data.get("student_id", data.get("id", ""))
-    return {"name": str(data.get("name", ""))[:200], "student_id": str(sid)[:64]}
+def csv_cell(value):
+    """``value`` safe to open in a spreadsheet (OWASP's rule against CSV injection).
+
+    Names come from the student's ``student.toml``: a text cell starting with = + - @, tab or CR
+    would be run as a formula (``=HYPERLINK(...)``), so it gets a leading single quote. Numbers
+    are left as they are.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
 
 
 def _rows(grades_root: Path) -> tuple[list[dict], list[str]]:
@@ -59,7 +58,7 @@ def write_gradebook(grades_root: Path | str) -> Path:
         writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow(row)
+            writer.writerow({key: csv_cell(value) for key, value in row.items()})
         fd, tmp = tempfile.mkstemp(prefix=".gradebook.", suffix=".tmp", dir=grades_root)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(buf.getvalue())
