@@ -3,14 +3,16 @@
 import numpy as np
 import pytest
 
+from grader.checks.adasyn_math import rounding_variant
 from grader.oracles.adasyn import (
     ROUNDINGS,
     adasyn_amount,
     adasyn_weights,
+    case_expectations,
     majority_ratios,
     minority_neighbours,
+    minority_neighbours_in_x,
     round_counts,
-    rounding_variant,
     segment_parents,
 )
 
@@ -67,6 +69,25 @@ def test_self_is_excluded_even_with_duplicates():
 def test_k_must_leave_a_neighbour():
     with pytest.raises(ValueError, match=r"k=14 must be in \[1, n_samples - 1\] = \[1, 13\]"):
         majority_ratios(HAND_X, HAND_Y, k=14)
+
+
+def test_case_expectations_on_the_hand_example():
+    """The values the checks read (grader.tasks.fraud writes them), worked out by hand."""
+    e = case_expectations(HAND_X, HAND_Y, k=2, beta=1.0)
+    assert (e["d"], e["G"], e["minority"], e["m_s"]) == (0.4, 6, 1, 4)
+    assert e["r"] == [1.0, 1.0, 0.5, 1.0]
+    np.testing.assert_allclose(e["r_hat"], HAND_R_HAT, rtol=1e-15)
+    assert e["g"] == {"rint": [2, 2, 1, 2], "floor": [1, 1, 0, 1], "largest_remainder": [2, 2, 1, 1]}
+    # minority rows 3.0, 13.4, 5.0, 22.1: neighbours among them, then in the whole X (indices into X)
+    assert e["minority_neighbours"] == [[2, 1], [2, 3], [0, 1], [1, 2]]
+    assert e["neighbours"] == [[5, 3], [9, 8], [5, 1], [12, 13]]
+    assert minority_neighbours_in_x(HAND_X, HAND_Y, 2).tolist() == e["neighbours"]
+
+
+def test_case_expectations_leave_r_hat_and_g_out_when_sum_r_is_zero():
+    X = np.array([0.0, 0.1, 0.2, 10.0, 10.1, 10.2, 10.3, 10.4]).reshape(-1, 1)
+    e = case_expectations(X, np.array([1, 1, 1, 0, 0, 0, 0, 0]), k=2, beta=0.5)
+    assert (e["G"], e["r"], e["r_hat"], e["g"]) == (1, [0.0, 0.0, 0.0], None, None)
 
 
 def test_sum_r_zero_is_an_error():

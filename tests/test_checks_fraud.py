@@ -79,13 +79,7 @@ def folders(tmp_path_factory):
     inputs, held = root / "inputs" / "fraud", root / "heldback" / "fraud"
     inputs.mkdir(parents=True)
     held.mkdir(parents=True)
-    tasks._write_cases(inputs, "adasyn_cases", tasks.adasyn_cases())
-    tasks._write_cases(inputs, "adasyn_errors", tasks.adasyn_error_cases())
-    X, y = tasks.split_frame()
-    np.savez(inputs / "split_frame.npz", X=X, y=y)
-    (inputs / "split_runs.json").write_text(json.dumps(list(tasks.SPLIT_RUNS)))
-    for name in tasks.PUBLIC_FILES:
-        (held / name).write_bytes((inputs / name).read_bytes())
+    tasks.write_case_inputs(inputs, held, tasks.CASES_SEED)
     return root
 
 
@@ -141,6 +135,25 @@ class RandomParentsADASYN(BASE_ADASYN):
         return np.vstack([X, S]), y_res
 
 
+class WholeXNeighboursADASYN(BASE_ADASYN):
+    """Keeps g_ but draws x_zi among the k nearest neighbours in the whole X (majority ones included)."""
+
+    def fit_resample(self, X, y):
+        X_res, y_res = super().fit_resample(X, y)
+        if not hasattr(self, "g_") or len(X_res) == len(X):
+            return X_res, y_res
+        from sklearn.neighbors import NearestNeighbors
+
+        X, y = np.asarray(X, float), np.asarray(y)
+        idx = np.flatnonzero(y == y_res[-1])
+        neigh = NearestNeighbors(n_neighbors=self.k + 1).fit(X).kneighbors(X[idx], return_distance=False)[:, 1:]
+        rng = np.random.default_rng(0)
+        parents = np.repeat(np.arange(len(idx)), self.g_)
+        z = neigh[parents, rng.integers(0, self.k, len(parents))]
+        S = X[idx[parents]] + rng.random((len(parents), 1)) * (X[z] - X[idx[parents]])
+        return np.vstack([X, S]), np.r_[y, np.full(len(S), y_res[-1])]
+
+
 class UnseededADASYN(BASE_ADASYN):
     """Ignores random_state: every call draws from fresh entropy."""
 
@@ -164,6 +177,24 @@ class WrongLabelADASYN(BASE_ADASYN):
 ])
 def test_one_fault_one_failing_check(folders, tmp_path, cls, expected):
     assert failing(adasyn_ctx(folders, tmp_path, cls), ADASYN_CHECKS) == expected
+
+
+def test_rows_toward_majority_neighbours_are_named_from_the_expected_neighbourhoods(folders, tmp_path):
+    ctx = adasyn_ctx(folders, tmp_path, WholeXNeighboursADASYN)
+    with pytest.raises(CheckFailed, match=r"blobs_k5 .* of them lie on a segment toward a \*majority\* neighbour"):
+        adasyn_synthesis.test_synthetic_rows_on_minority_segments(ctx)
+    assert {"adasyn.d", "adasyn.G", "adasyn.r", "adasyn.r_hat", "adasyn.g"}.isdisjoint(failing(ctx, ADASYN_CHECKS))
+
+
+@pytest.mark.parametrize("cls, expected", [(BASE_ADASYN, set()), (RandomParentsADASYN, {"adasyn.per_sample_counts"})])
+def test_cases_drawn_from_a_grading_secret_grade_the_same(tmp_path, monkeypatch, cls, expected):
+    monkeypatch.setenv("MIZAN_SECRET", "course-staff-only")
+    inputs, held = tmp_path / "inputs" / "fraud", tmp_path / "heldback" / "fraud"
+    inputs.mkdir(parents=True)
+    held.mkdir(parents=True)
+    tasks.write_case_inputs(inputs, held, tasks.cases_seed())
+    assert not np.array_equal(tasks.adasyn_cases(tasks.cases_seed())[2]["X"], tasks.adasyn_cases()[2]["X"])
+    assert failing(adasyn_ctx(tmp_path, tmp_path, cls), ADASYN_CHECKS) == expected
 
 
 def test_edited_fitted_attributes_fail_only_their_check(folders, tmp_path):
@@ -308,8 +339,8 @@ def _overlapping(X, y, sampler, *, test_size=0.2, seed=0):
 
 @pytest.mark.parametrize("func, expected", [
     (BASE_SPLIT, set()),
-    (_before_split, {"split.sampler_train_only"}),
-    (_both_parts, {"split.sampler_train_only"}),
+    (_before_split, {"split.sampler_train_only", "split.test_original", "split.disjoint"}),
+    (_both_parts, {"split.sampler_train_only", "split.test_original"}),
     (_unstratified, {"split.stratified"}),
     (_scaled_test, {"split.test_original"}),
     (_not_resampled, {"split.train_resampled"}),
@@ -464,3 +495,205 @@ def test_prepare_inputs_holds_the_test_labels_back(tmp_path):
         assert (tmp_path / "heldback" / "fraud" / name).read_bytes() == \
             (tmp_path / "inputs" / "fraud" / name).read_bytes()
     assert not list((tmp_path / "inputs").rglob("*label*"))
+
+
+# -- no evidence is a failure (DESIGN.md "No vacuous passes") --------------------------------------
+def outcome(check, ctx: CheckContext) -> tuple[str, str, str]:
+    """(status, message_en, message_fa) exactly as the check plugin records the check's result."""
+    from grader.checks import plugin
+
+    out = plugin._outcome_from(pytest.CallInfo.from_call(lambda: check(ctx), "call"), "call")
+    return out.status, out.message_en, out.message_fa
+
+
+def held_copy(folders: Path, tmp_path: Path, name: str, edit) -> Path:
+    """A copy of the held-back folder with the JSON list ``fraud/<name>`` passed through ``edit``."""
+    import shutil
+
+    held = tmp_path / "held"
+    shutil.copytree(folders / "heldback", held)
+    path = held / "fraud" / name
+    path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    return held
+
+
+class NoRowsADASYN(BASE_ADASYN):
+    """Fills d_, G_, r_, r_hat_ and g_ correctly but returns X, y: nothing is generated."""
+
+    def fit_resample(self, X, y):
+        super().fit_resample(X, y)
+        return np.asarray(X, float).copy(), np.asarray(y).copy()
+
+
+class ZeroCountsADASYN(NoRowsADASYN):
+    """Generates nothing and says so: g_ is all zeros, so no case has a row to judge."""
+
+    def fit_resample(self, X, y):
+        out = super().fit_resample(X, y)
+        if hasattr(self, "g_"):
+            self.g_ = np.zeros_like(self.g_)
+        return out
+
+
+class OffSegmentADASYN(BASE_ADASYN):
+    """Σg rows, each far from every minority segment: none has a parent to count."""
+
+    def fit_resample(self, X, y):
+        X_res, y_res = super().fit_resample(X, y)
+        X_res = np.asarray(X_res, float).copy()
+        X_res[len(X):] += 1000.0
+        return X_res, y_res
+
+
+NO_ROWS_FAILS = {"adasyn.synthetic_count", "adasyn.segments", "adasyn.per_sample_counts", "adasyn.threshold",
+                 "adasyn.reproducible"}
+
+
+def test_an_adasyn_that_generates_nothing_fails_every_check_of_the_rows(folders, tmp_path):
+    assert failing(adasyn_ctx(folders, tmp_path, NoRowsADASYN), ADASYN_CHECKS) == NO_ROWS_FAILS
+
+
+@pytest.mark.parametrize("check_id, fragment", [
+    ("adasyn.segments", "Case blobs_k5: expected sum(g_) = 149 synthetic rows to judge, found none"),
+    ("adasyn.per_sample_counts", "Case blobs_k5: expected sum(g_) = 149 synthetic rows to judge, found none"),
+    ("adasyn.threshold", "nothing was generated on any case with d < d_threshold either"),
+    ("adasyn.reproducible", "Case blobs_k5: no synthetic row was generated, so there was no random draw"),
+])
+def test_no_rows_is_named_in_each_failing_message(folders, tmp_path, check_id, fragment):
+    status, en, fa = outcome(ADASYN_CHECKS[check_id], adasyn_ctx(folders, tmp_path, NoRowsADASYN))
+    assert (status, fragment in en, bool(fa) and fa != en) == ("failed", True, True), en
+
+
+@pytest.mark.parametrize("check_id, fragment", [
+    ("adasyn.synthetic_count", "No case produced a synthetic row whose label could be checked"),
+    ("adasyn.segments", "No case produced a synthetic row to place on a segment"),
+    ("adasyn.per_sample_counts", "No case produced a synthetic row on a segment from a minority sample"),
+])
+def test_zero_counts_and_zero_rows_is_no_evidence(folders, tmp_path, check_id, fragment):
+    status, en, _ = outcome(ADASYN_CHECKS[check_id], adasyn_ctx(folders, tmp_path, ZeroCountsADASYN))
+    assert status == "failed" and fragment in en, en
+
+
+def test_rows_off_every_segment_leave_per_sample_counts_no_evidence(folders, tmp_path):
+    ctx = adasyn_ctx(folders, tmp_path, OffSegmentADASYN)
+    assert failing(ctx, {k: ADASYN_CHECKS[k] for k in ("adasyn.segments", "adasyn.per_sample_counts")}) == \
+        {"adasyn.segments", "adasyn.per_sample_counts"}
+    status, en, _ = outcome(adasyn_synthesis.test_each_sample_gets_g_i_rows, ctx)
+    assert status == "failed" and "No case produced a synthetic row on a segment from a minority sample" in en
+
+
+def test_an_empty_g_against_an_empty_r_hat_fails_g(folders, tmp_path):
+    ctx = adasyn_ctx(folders, tmp_path, BASE_ADASYN)
+    arrays = dict(np.load(tmp_path / "art" / "fraud" / "adasyn_cases.npz"))
+    arrays["g__blobs_k5"], arrays["r_hat__blobs_k5"] = np.zeros(0, int), np.zeros(0)
+    np.savez(tmp_path / "art" / "fraud" / "adasyn_cases.npz", **arrays)
+    status, en, _ = outcome(adasyn_math.test_rounded_counts, CheckContext(ctx.artifacts, ctx.heldback, ctx.profile))
+    assert status == "failed" and "Case blobs_k5: expected g_ to hold one count per minority sample (30" in en
+
+
+GENERATE_CHECKS = ("adasyn.d", "adasyn.G", "adasyn.r", "adasyn.r_hat", "adasyn.g", "adasyn.originals_first",
+                   "adasyn.synthetic_count", "adasyn.segments", "adasyn.per_sample_counts", "adasyn.reproducible")
+
+
+@pytest.mark.parametrize("check_id", GENERATE_CHECKS)
+def test_generating_checks_fail_without_a_generating_case(folders, tmp_path, check_id):
+    ctx = adasyn_ctx(folders, tmp_path, BASE_ADASYN)
+    held = held_copy(folders, tmp_path, "adasyn_cases.json",
+                     lambda cases: [c for c in cases if c["kind"] == "threshold" or c["params"]["beta"] == 0.0])
+    status, en, _ = outcome(ADASYN_CHECKS[check_id], CheckContext(ctx.artifacts, held, ctx.profile))
+    assert status == "failed" and "hold no case of kind generate (beta > 0)" in en, en
+
+
+def test_threshold_fails_without_a_threshold_case(folders, tmp_path):
+    ctx = adasyn_ctx(folders, tmp_path, BASE_ADASYN)
+    held = held_copy(folders, tmp_path, "adasyn_cases.json",
+                     lambda cases: [c for c in cases if c["kind"] != "threshold"])
+    status, en, _ = outcome(adasyn_synthesis.test_nothing_generated_above_threshold,
+                            CheckContext(ctx.artifacts, held, ctx.profile))
+    assert status == "failed" and "hold no case of kind threshold" in en
+
+
+def test_threshold_fails_when_no_case_exercises_it(folders, tmp_path):
+    def raise_thresholds(cases):
+        for case in cases:
+            if case["kind"] == "threshold":
+                case["params"]["d_threshold"] = 0.99         # now d < d_threshold: not a threshold case
+        return cases
+
+    ctx = adasyn_ctx(folders, tmp_path, BASE_ADASYN)
+    held = held_copy(folders, tmp_path, "adasyn_cases.json", raise_thresholds)
+    status, en, _ = outcome(adasyn_synthesis.test_nothing_generated_above_threshold,
+                            CheckContext(ctx.artifacts, held, ctx.profile))
+    assert status == "failed" and "so the threshold could not be exercised" in en
+
+
+def test_reproducible_fails_without_a_repeated_case(folders, tmp_path):
+    ctx = adasyn_ctx(folders, tmp_path, BASE_ADASYN)
+    held = held_copy(folders, tmp_path, "adasyn_cases.json",
+                     lambda cases: [{**c, "repeat": False} for c in cases])
+    status, en, _ = outcome(adasyn_synthesis.test_same_random_state_same_rows,
+                            CheckContext(ctx.artifacts, held, ctx.profile))
+    assert status == "failed" and "hold no case run twice" in en
+
+
+def test_errors_fail_without_a_bad_input(folders, tmp_path):
+    ctx = adasyn_ctx(folders, tmp_path, BASE_ADASYN)
+    held = held_copy(folders, tmp_path, "adasyn_errors.json",
+                     lambda cases: [c for c in cases if c["name"] == "control"])
+    status, en, _ = outcome(adasyn_errors.test_bad_input_raises_value_error,
+                            CheckContext(ctx.artifacts, held, ctx.profile))
+    assert status == "failed" and "the grader's list of bad ADASYN inputs is empty" in en
+
+
+def _empty_test(X, y, sampler, *, test_size=0.2, seed=0):
+    X_train, y_train = sampler.fit_resample(X, y)
+    return X_train, X[:0], y_train, y[:0]
+
+
+def _never_resampled(X, y, sampler, *, test_size=0.2, seed=0):
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
+
+
+def _before_split_test_scaled(X, y, sampler, *, test_size=0.2, seed=0):
+    X_train, X_test, y_train, y_test = _before_split(X, y, sampler, test_size=test_size, seed=seed)
+    return X_train, X_test * 2.0, y_train, y_test
+
+
+def _repeated_test(X, y, sampler, *, test_size=0.2, seed=0):
+    X_train, X_test, y_train, y_test = BASE_SPLIT(X, y, sampler, test_size=test_size, seed=seed)
+    return X_train, np.vstack([X_test, X_test[:3]]), y_train, np.r_[y_test, y_test[:3]]
+
+
+def _both_scaled_overlapping(X, y, sampler, *, test_size=0.2, seed=0):
+    X_train, X_test, y_train, y_test = BASE_SPLIT(X, y, sampler, test_size=test_size, seed=seed)
+    return X_train * 2.0, np.vstack([X_test, X_train[:4]]) * 2.0, y_train, np.r_[y_test, y_train[:4]]
+
+
+@pytest.mark.parametrize("func, check_id, fragment", [
+    (_empty_test, "split.sampler_train_only", "the test part is empty, so this property has no rows"),
+    (_empty_test, "split.test_original", "the test part is empty, so this property has no rows"),
+    (_empty_test, "split.disjoint", "the test part is empty, so this property has no rows"),
+    (_never_resampled, "split.sampler_train_only", "sampler.fit_resample was never called, so there is no "
+                                                   "resampling to verify"),
+    (_before_split_test_scaled, "split.sampler_train_only", "rows outside the"),
+    (_before_split, "split.test_original", "were added by the sampler (resampled rows)"),
+    (_before_split, "split.test_original", "were given to the sampler with the training data"),
+    (_before_split, "split.disjoint", "of them through a resampled copy: oversampling before the split"),
+    (_both_parts, "split.test_original", "were added by the sampler (resampled rows)"),
+    (_scaled_test, "split.test_original", "are not an input row with its label"),
+    (_repeated_test, "split.test_original", "3 are original rows repeated in the test part"),
+    (_both_scaled_overlapping, "split.disjoint", "4 changed test rows equal a changed training row"),
+])
+def test_split_checks_name_what_the_test_part_lacks(folders, tmp_path, func, check_id, fragment):
+    status, en, fa = outcome(SPLIT_CHECKS[check_id], _split_ctx(folders, tmp_path, func))
+    assert (status, fragment in en, bool(fa) and fa != en) == ("failed", True, True), en
+
+
+@pytest.mark.parametrize("check_id", sorted(SPLIT_CHECKS))
+def test_split_checks_fail_without_a_split_run(folders, tmp_path, check_id):
+    ctx = _split_ctx(folders, tmp_path, BASE_SPLIT)
+    held = held_copy(folders, tmp_path, "split_runs.json", lambda runs: [])
+    status, en, _ = outcome(SPLIT_CHECKS[check_id], CheckContext(ctx.artifacts, held, ctx.profile))
+    assert status == "failed" and "the grader's list of split runs is empty" in en

@@ -634,3 +634,66 @@ def test_params_step_records_each_failing_call_and_keeps_the_rest(tmp_path, smok
     freeze = _state(data, "profile", "freeze")
     assert freeze["error"] is None and freeze["count_error"]["message"] == "cannot count"
     assert T.count_from_records(_state(data, "roberta-large-meta", "freeze")["params"]) == (1_052_675, 355_362_819)
+
+
+# --------------------------------------------------------------------------- no evidence is a failure
+
+
+def _outcome(check, art: Path, hb: Path) -> tuple[str, str, str]:
+    """(status, message_en, message_fa) exactly as the check plugin records the check's result."""
+    from grader.checks import plugin
+
+    out = plugin._outcome_from(pytest.CallInfo.from_call(lambda: check(_ctx(art, hb)), "call"), "call")
+    return out.status, out.message_en, out.message_fa
+
+
+def test_lora_weights_fail_when_the_adapters_never_trained(art, hb):
+    _write_lora(art, {})                                       # merged weights == pretrained: B stayed 0
+    status, en, fa = _outcome(nli_weights.test_lora_training_changes_only_query_value_by_low_rank, art, hb)
+    assert status == "failed" and "no pretrained weight changed at all" in en and "هیچ وزن پیش‌آموخته‌ای" in fa
+
+
+def test_lora_weights_fail_when_only_the_head_trained(art, hb):
+    _write_lora(art, {"classifier.out_proj.weight": np.ones((3, 32), dtype=np.float32)})
+    status, en, _ = _outcome(nli_weights.test_lora_training_changes_only_query_value_by_low_rank, art, hb)
+    assert status == "failed" and "the adapters never trained (B stayed 0)" in en
+
+
+def test_freeze_weights_fail_without_an_encoder_to_compare(art, hb, monkeypatch):
+    _write_freeze(art)
+    head_only = {n: d for n, d in T.state_digests(_pretrained()).items() if n.startswith(T.HEAD_PREFIX)}
+    monkeypatch.setattr(nli_weights, "_pretrained_digests", lambda ctx: head_only)
+    status, en, _ = _outcome(nli_weights.test_freeze_training_leaves_the_encoder_bit_identical, art, hb)
+    assert status == "failed" and "lists no encoder weight" in en
+
+
+def test_zero_init_fails_on_empty_logits(art, hb):
+    np.savez(art / "nli" / "lora_init.npz", base_logits=np.zeros((0, 3)), lora_logits=np.zeros((0, 3)))
+    status, en, _ = _outcome(lora_init.test_lora_starts_at_the_pretrained_model, art, hb)
+    assert status == "failed" and "holds no logits for the grader's probe pairs" in en
+
+
+@pytest.mark.parametrize("case, check", [("short_default", nli_encode.test_pairs_are_encoded_as_sentence_pairs),
+                                         ("long", nli_encode.test_long_pairs_are_truncated)])
+def test_encode_checks_fail_on_no_rows(art, hb, case, check):
+    _edit_encode(art, case, lambda c: c.update(n=0, input_ids=[], attention_mask=[]))
+    status, en, _ = _outcome(check, art, hb)
+    assert status == "failed" and "returned 0 rows for the grader's" in en
+
+
+def test_truncation_fails_when_no_pair_needs_truncating(art, hb, tmp_path):
+    held = tmp_path / "hb"
+    shutil.copytree(hb, held)
+    inputs = json.loads((held / T.HELDBACK_ENCODE).read_text())
+    inputs["long_max_length"] = 10_000
+    (held / T.HELDBACK_ENCODE).write_text(json.dumps(inputs))
+    status, en, _ = _outcome(nli_encode.test_long_pairs_are_truncated, art, held)
+    assert status == "failed" and "truncation was not exercised" in en
+
+
+def test_predict_argmax_fails_without_a_clear_cut_pair(art, hb):
+    path = art / "nli" / "predict_reference.npz"
+    ref = dict(np.load(path))
+    np.savez(path, **{**ref, "margin": np.zeros_like(ref["margin"])})
+    status, en, _ = _outcome(nli_predict.test_predict_returns_the_models_argmax, art, hb)
+    assert status == "failed" and "holds no clear-cut probe pair" in en

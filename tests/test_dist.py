@@ -60,6 +60,39 @@ def test_bundle_leaks_no_solution_hidden_check_or_threshold(bundle: Path):
         assert dist._check_ids_in(tree) <= VISIBLE, module.name
 
 
+def test_bundle_ships_expected_values_not_the_adasyn_oracle(bundle: Path, tmp_path: Path):
+    from grader.tasks import fraud
+
+    assert not (bundle / "grader" / "oracles" / "adasyn.py").exists()
+    oracle = dist.ast.parse((ROOT / "grader" / "oracles" / "adasyn.py").read_text(encoding="utf-8"))
+    oracle_names = {n.name for n in oracle.body if isinstance(n, (dist.ast.FunctionDef, dist.ast.ClassDef))}
+    assert {"majority_ratios", "case_expectations", "segment_parents"} <= oracle_names
+    for module in bundle.rglob("*.py"):
+        tree = dist.ast.parse(module.read_text(encoding="utf-8"))
+        defined = {n.name for n in dist.ast.walk(tree) if isinstance(n, (dist.ast.FunctionDef, dist.ast.ClassDef))}
+        assert not defined & oracle_names, f"{module.relative_to(bundle)} defines {defined & oracle_names}"
+        top_level = [n for n in tree.body if isinstance(n, (dist.ast.Import, dist.ast.ImportFrom))]
+        assert not any("grader.oracles.adasyn" in dist.ast.unparse(n) for n in top_level), module
+    shipped = json.loads((bundle / fraud.SHIPPED_EXPECTED.relative_to(ROOT)).read_text(encoding="utf-8"))
+    public = fraud.adasyn_expected(fraud.adasyn_cases(fraud.CASES_SEED))
+    assert shipped["cases"] == json.loads(json.dumps(public["cases"]))
+    assert sorted(shipped["detector"]) == ["cpu", "smoke"]
+    assert shipped["detector"]["smoke"]["G"] == 2117 - 43 and len(shipped["detector"]["smoke"]["r"]) == 43
+    # Inside the bundle, preparing the inputs reads those values and never reaches for an oracle.
+    probe = ("import importlib.util, json, sys; from pathlib import Path; "
+             "from grader.profiles import get_profile; from grader.tasks import fraud; "
+             "import grader.checks.adasyn_math, grader.checks.adasyn_synthesis; "
+             "d = Path(sys.argv[1]); fraud.prepare_inputs(get_profile('smoke'), d / 'in', d / 'held'); "
+             "e = json.loads((d / 'held' / 'fraud' / fraud.EXPECTED_FILE).read_text()); "
+             "print(sorted(e['cases']) == sorted(c['name'] for c in fraud.adasyn_cases()), "
+             "importlib.util.find_spec('grader.oracles.adasyn'), "
+             "any(m.startswith('grader.oracles.adasyn') for m in sys.modules))")
+    env = {k: v for k, v in ENV.items() if k not in ("MIZAN_SECRET", "MIZAN_SECRET_FILE")}
+    done = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], cwd=bundle, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.stdout.split() == ["True", "None", "False"], done.stdout + done.stderr[-3000:]
+
+
 def test_mixed_check_module_is_refused(tmp_path: Path):
     hidden_id, visible_id = sorted(HIDDEN)[0], sorted(VISIBLE)[0]
     checks = tmp_path / "checks"
@@ -112,7 +145,7 @@ def test_gradescope_upload_layouts(tmp_path: Path):
     (nested.parent / "student.toml").write_text('name = "Sara"\nstudent_id = "4001"\n')
     out = dist.normalise_gradescope_submission(tmp_path / "nested", tmp_path / "b")
     assert (out / "submission" / "fraud.py").read_text() == (starter / "fraud.py").read_text()
-    assert (out / "student.toml").is_file()
+    assert not (out / "student.toml").exists()    # Gradescope knows who uploaded (tests/test_intake.py)
 
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -1,7 +1,9 @@
 """Grade the fraud gallery (tests/submissions/fraud_*) and assert the exact set of failing checks.
 
-Each faulty submission carries one realistic mistake and must fail the check
-that names it and nothing else; each alternative-correct one must fail nothing.
+Each faulty submission carries one realistic mistake and must fail exactly the
+checks listed for it: the one that names it, and any other whose title the same
+mistake makes false (DESIGN.md, "No vacuous passes"); each alternative-correct
+one must fail nothing.
 Every entry is a copy of ``fraud_correct`` with one change, so only the steps
 whose code differs from ``fraud_correct`` are run for it (TensorFlow steps are
 the slow ones): the code a skipped step calls is compared with
@@ -54,8 +56,11 @@ EXPECTED: dict[str, set[str]] = {
     "fraud_adasyn_replaces_originals": {"adasyn.originals_first"},
     "fraud_adasyn_ignores_threshold": {"adasyn.threshold"},
     "fraud_adasyn_no_validation": {"adasyn.errors"},
-    "fraud_split_oversample_before": {"split.sampler_train_only"},
-    "fraud_split_oversample_both": {"split.sampler_train_only"},
+    "fraud_adasyn_no_synthesis": {"adasyn.synthetic_count", "adasyn.segments", "adasyn.per_sample_counts",
+                                  "adasyn.threshold", "adasyn.reproducible"},  # every check of the rows: none
+    # the leak: the sampler saw test rows, which are then resampled (and, before the split, shared with training)
+    "fraud_split_oversample_before": {"split.sampler_train_only", "split.test_original", "split.disjoint"},
+    "fraud_split_oversample_both": {"split.sampler_train_only", "split.test_original"},
     "fraud_split_unstratified": {"split.stratified"},
     "fraud_split_test_scaled": {"split.test_original"},
     "fraud_cnn_no_second_dense": {"cnn.layers"},

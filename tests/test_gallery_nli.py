@@ -72,6 +72,8 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "nli_predict_one_label": ("nli.predict_argmax", {"nli.predict_argmax"}),
     # prepare_model is right; only the weights after training can show it (freeze and LoRA both)
     "nli_train_unfreezes": ("nli.freeze_weights", {"nli.freeze_weights", "nli.lora_weights"}),
+    # the LoRA step trains the head only: no query/value weight moves, which only the weights after training show
+    "nli_train_freezes_adapters": ("nli.lora_weights", {"nli.lora_weights"}),
 }
 
 

@@ -1,7 +1,10 @@
 """Reading the ``fraud.adasyn_cases`` artifacts next to the grader's own copy of each case.
 
 No check lives here. A case whose ``fit_resample`` raised or timed out fails
-every check that needs it, with the exception's type and message.
+every check that needs it, with the exception's type and message. Each case
+carries ``case["expected"]``: the values trusted code fixed for it when the
+inputs were prepared (grader.tasks.fraud.adasyn_expected), so no check runs an
+ADASYN of its own.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import numpy as np
 
 from grader.checks.fraud_common import heldback_cases, not_implemented
 from grader.checks.support import CheckFailed
+from grader.tasks.fraud import EXPECTED_FILE, read_adasyn_expected
 
 STEP = "fraud.adasyn_cases"
 
@@ -21,14 +25,29 @@ def _load(ctx):
         raise CheckFailed("fraud/adasyn_cases.json is not a record per case.",
                           "fraud/adasyn_cases.json رکوردی برای هر مورد ندارد.")
     cases = heldback_cases(ctx, "adasyn_cases")
+    expected = read_adasyn_expected(ctx.heldback_path(f"fraud/{EXPECTED_FILE}"))
     for case in cases:
         case["lenient"] = case["kind"] == "generate" and case["params"]["beta"] == 0.0
+        case["expected"] = expected[case["name"]]
     return cases, records, arrays
+
+
+def require_cases(cases: list[dict], kinds: tuple[str, ...]) -> None:
+    """Fail unless every kind is represented and a generating case is not lenient: no evidence, no pass."""
+    missing = [k for k in kinds if not any(c["kind"] == k for c in cases)]
+    if "generate" in kinds and not any(c["kind"] == "generate" and not c["lenient"] for c in cases):
+        missing.append("generate (beta > 0)")
+    if missing:
+        raise CheckFailed(f"This check has no evidence: the grader's ADASYN cases hold no case of kind "
+                          f"{', '.join(missing)}, so nothing could be compared.",
+                          f"این بررسی شاهدی ندارد: موردهای ADASYN داور هیچ موردی از نوع {', '.join(missing)} "
+                          f"ندارند، پس چیزی برای مقایسه نیست.")
 
 
 def case_results(ctx, kinds: tuple[str, ...] = ("generate", "threshold")):
     """``(case, record, arrays)`` for every case of ``kinds`` that ran; fail if one crashed."""
     cases, records, arrays = _load(ctx)
+    require_cases(cases, kinds)
     out, crashed = [], []
     for case in cases:
         if case["kind"] not in kinds:
@@ -91,3 +110,34 @@ def split_synthetic(case: dict, X_res: np.ndarray, y_res: np.ndarray, *, rtol: f
     scale = np.linalg.norm(X_res, axis=1)
     is_original = dist <= 1e-9 + rtol * scale
     return is_original, X_res[~is_original], y_res[~is_original]
+
+
+def no_rows(case: dict, expected: int) -> tuple[str, str]:
+    """The (en, fa) problem of a case that returned no synthetic row where ``expected`` were due."""
+    return (f"Case {case['name']}: expected sum(g_) = {expected} synthetic rows to judge, found none (X_res holds "
+            f"only copies of input rows).",
+            f"مورد {case['name']}: انتظار sum(g_) = {expected} سطر مصنوعی برای بررسی می‌رفت، هیچ سطری پیدا نشد "
+            f"(X_res فقط کپی سطرهای ورودی است).")
+
+
+def no_evidence(what_en: str, what_fa: str) -> tuple[str, str]:
+    """The (en, fa) problem of a check whose evidence came out empty on every case: that is a failure."""
+    return (f"No case produced {what_en}, so this property could not be verified; an ADASYN that generates "
+            f"nothing does not pass it.",
+            f"هیچ موردی {what_fa} تولید نکرد، پس این ویژگی قابل بررسی نبود؛ ADASYN ای که چیزی تولید نمی‌کند "
+            f"این بررسی را نمی‌گذراند.")
+
+
+def generates_somewhere(ctx) -> bool:
+    """Whether fit_resample returned a synthetic row on some generating case that ran (a crash elsewhere aside)."""
+    cases, records, arrays = _load(ctx)
+    for case in cases:
+        rec = records.get(case["name"])
+        keys = (f"X_res__{case['name']}", f"y_res__{case['name']}")
+        if case["kind"] != "generate" or not isinstance(rec, dict) or rec.get("status") != "ok" \
+                or not all(k in arrays for k in keys):
+            continue
+        X_res, y_res = outputs(case, arrays)
+        if len(split_synthetic(case, X_res, y_res)[1]):
+            return True
+    return False

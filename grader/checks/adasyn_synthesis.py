@@ -4,6 +4,12 @@ He et al. 2008 step (c): each synthetic row is x_i + λ (x_zi − x_i), λ ~ U[0
 x_zi one of the k nearest *minority* neighbours of x_i, and minority sample i
 contributes g_i of them. Counts are compared with the submission's own g_ (its
 correctness is :mod:`adasyn_math`'s business), so one mistake costs one check.
+
+The segments a row may lie on are fixed by the grader: ``case["expected"]``
+holds each minority sample's k nearest minority neighbours (and its neighbours
+in the whole X, for the diagnosis), computed when the inputs were prepared.
+What runs here on the submission's rows is geometry only
+(:func:`segment_candidates`: is a row on a given segment?), not an ADASYN.
 """
 
 from __future__ import annotations
@@ -11,24 +17,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks.adasyn_common import (case_results, generating_cases, outputs, split_synthetic,
-                                         student_array)
+from grader.checks.adasyn_common import (case_results, generates_somewhere, generating_cases, no_evidence,
+                                         no_rows, outputs, split_synthetic, student_array)
 from grader.checks.fraud_common import fmt, report
-from grader.oracles.adasyn import (adasyn_amount, majority_ratios, minority_neighbours, round_counts,
-                                   segment_parents)
 
 WHERE_EN = "the synthesis loop of ADASYN.fit_resample (submission/adasyn.py)"
 WHERE_FA = "حلقهٔ تولید نمونه در ADASYN.fit_resample (submission/adasyn.py)"
 
 
 def _student_or_oracle_g(case, rec, arrays) -> np.ndarray:
+    """The submission's g_ when it holds one count per minority sample, else the grader's (np.rint) g."""
     g = student_array(rec, arrays, "g", case)
-    m_s = int(np.sum(case["y"] == adasyn_amount(case["y"])[2]))
-    if g is not None and g.shape == (m_s,):
+    expected = case["expected"]
+    if g is not None and g.shape == (expected["m_s"],):
         return g.astype(np.int64)
-    _, G, _ = adasyn_amount(case["y"], case["params"]["beta"])
-    r = majority_ratios(case["X"], case["y"], case["params"]["k"])
-    return round_counts(r / r.sum(), G) if r.sum() > 0 else np.zeros(m_s, int)
+    return expected["g"]["rint"] if expected["g"] is not None else np.zeros(expected["m_s"], int)
 
 
 @pytest.mark.check("adasyn.originals_first")
@@ -55,12 +58,13 @@ def test_originals_first_in_order(ctx):
 @pytest.mark.check("adasyn.synthetic_count")
 def test_synthetic_count_and_labels(ctx):
     """Σ g_i synthetic rows, each labelled with the minority class."""
-    problems = []
+    problems, judged = [], 0
     for case, rec, arrays in generating_cases(ctx):
         X_res, y_res = outputs(case, arrays)
         _, S, y_S = split_synthetic(case, X_res, y_res)
+        judged += len(S)
         g = _student_or_oracle_g(case, rec, arrays)
-        minority = adasyn_amount(case["y"])[2]
+        minority = case["expected"]["minority"]
         if len(S) != int(g.sum()):
             problems.append((f"Case {case['name']}: expected sum(g_) = {int(g.sum())} synthetic rows, "
                              f"found {len(S)} rows that are not copies of input rows.",
@@ -72,35 +76,37 @@ def test_synthetic_count_and_labels(ctx):
                              f"class {minority}; {wrong} are not.",
                              f"مورد {case['name']}: برچسب هر سطر مصنوعی باید کلاس اقلیت {minority} باشد؛ "
                              f"{wrong} سطر چنین نیست."))
+    if not judged and not problems:
+        problems.append(no_evidence("a synthetic row whose label could be checked",
+                                    "سطر مصنوعی‌ای که برچسبش بررسی شود"))
     report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
 
 
 def _toward_any_neighbour(case, rows: np.ndarray):
-    """Diagnosis for rows on no allowed segment: do they head to a majority neighbour instead?"""
-    from sklearn.neighbors import NearestNeighbors
-
-    X, y, k = case["X"], case["y"], case["params"]["k"]
-    minority = adasyn_amount(y)[2]
-    neigh = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X, return_distance=False)[:, 1:]
-    match = segment_parents(X, rows, neighbours=neigh)
-    parent_min = match.on_segment & (y[np.maximum(match.parent, 0)] == minority)
-    to_major = parent_min & (y[np.maximum(match.neighbour, 0)] != minority)
-    return int(to_major.sum())
+    """Diagnosis for rows on no allowed segment: how many head from a minority sample to one of
+    its *majority* neighbours (in the whole X) instead?"""
+    X, y, expected = case["X"], case["y"], case["expected"]
+    neighbours = expected["neighbours"]
+    majority_only = np.where(y[neighbours] != expected["minority"], neighbours, -1)
+    cand = segment_candidates(X[y == expected["minority"]], rows, majority_only, ends=X)
+    return int(cand.any(axis=1).sum())
 
 
 @pytest.mark.check("adasyn.segments")
 def test_synthetic_rows_on_minority_segments(ctx):
     """Each synthetic row is x_i + λ (x_zi − x_i), λ in [0, 1), x_zi a k-nearest minority neighbour."""
-    problems = []
+    problems, judged = [], 0
     for case, rec, arrays in generating_cases(ctx):
         X_res, y_res = outputs(case, arrays)
         _, S, _ = split_synthetic(case, X_res, y_res)
         if len(S) == 0:
+            expected = int(_student_or_oracle_g(case, rec, arrays).sum())
+            if expected > 0:
+                problems.append(no_rows(case, expected))
             continue
-        minority = adasyn_amount(case["y"])[2]
-        X_min = case["X"][case["y"] == minority]
-        match = segment_parents(X_min, S, case["params"]["k"])
-        off = ~match.on_segment
+        judged += len(S)
+        X_min = case["X"][case["y"] == case["expected"]["minority"]]
+        off = ~segment_candidates(X_min, S, case["expected"]["minority_neighbours"]).any(axis=1)
         if off.any():
             majority = _toward_any_neighbour(case, S[off])
             hint_en = (f" {majority} of them lie on a segment toward a *majority* neighbour." if majority else
@@ -115,28 +121,37 @@ def test_synthetic_rows_on_minority_segments(ctx):
                              f"روی پاره‌خط x_i + λ (x_zi − x_i) با λ در [0, 1) باشد و x_zi یکی از k نزدیک‌ترین "
                              f"همسایه‌های اقلیتِ x_i (بدون خودش)؛ {int(off.sum())} سطر از {len(S)} سطر "
                              f"چنین نیستند.{hint_fa}"))
+    if not judged and not problems:
+        problems.append(no_evidence("a synthetic row to place on a segment", "سطر مصنوعی‌ای برای بررسی پاره‌خط"))
     report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
 
 
-def segment_candidates(X_min: np.ndarray, S: np.ndarray, neighbours: np.ndarray, *,
+def segment_candidates(X_min: np.ndarray, S: np.ndarray, neighbours: np.ndarray, *, ends: np.ndarray | None = None,
                        rtol: float = 1e-6, atol: float = 1e-9) -> np.ndarray:
-    """``(len(S), m_s)`` booleans: row s lies on a segment from minority sample i (any of its k).
+    """``(len(S), m_s)`` booleans: row s lies on a segment from minority sample i to one of its neighbours.
 
-    Unlike :func:`segment_parents` (one parent per row), this keeps every parent a
-    row could have: on a segment between mutual neighbours either end is one.
+    ``neighbours[i]`` are row indices of ``ends`` (the minority rows themselves by
+    default); -1 stands for none. A row is on x_i + λ (x_z − x_i) when its distance
+    to that line is at most ``atol + rtol * max(|x_i|, |x_z|)`` and λ ∈ [0, 1]
+    within ``rtol``. Every parent a row could have is kept: on a segment between
+    mutual neighbours either end is one.
     """
+    ends = X_min if ends is None else ends
     cand = np.zeros((len(S), len(X_min)), dtype=bool)
     norms = np.linalg.norm(X_min, axis=1)
+    end_norms = np.linalg.norm(ends, axis=1)
     for i in range(len(X_min)):
         a = X_min[i]
         for z in neighbours[i]:
-            d = X_min[z] - a
+            if z < 0:
+                continue
+            d = ends[z] - a
             dd = float(d @ d)
             if dd == 0.0:
                 continue
             lam = (S - a) @ d / dd
             resid = np.linalg.norm(S - a - lam[:, None] * d, axis=1)
-            tol = atol + rtol * max(norms[i], norms[z])
+            tol = atol + rtol * max(norms[i], end_norms[z])
             cand[:, i] |= (resid <= tol) & (lam >= -rtol) & (lam <= 1 + rtol)
     return cand
 
@@ -167,16 +182,18 @@ def parents_within_counts(cand: np.ndarray, g: np.ndarray) -> tuple[bool, int]:
 @pytest.mark.check("adasyn.per_sample_counts")
 def test_each_sample_gets_g_i_rows(ctx):
     """Minority sample i is the parent of (at most, and with Σg rows in all: exactly) g_i synthetic rows."""
-    problems = []
+    problems, judged = [], 0
     for case, rec, arrays in generating_cases(ctx):
         X_res, y_res = outputs(case, arrays)
         _, S, _ = split_synthetic(case, X_res, y_res)
-        if len(S) == 0:
-            continue
-        minority = adasyn_amount(case["y"])[2]
-        X_min = case["X"][case["y"] == minority]
         g = _student_or_oracle_g(case, rec, arrays)
-        cand = segment_candidates(X_min, S, minority_neighbours(X_min, case["params"]["k"]))
+        if len(S) == 0:
+            if int(g.sum()) > 0:
+                problems.append(no_rows(case, int(g.sum())))
+            continue
+        X_min = case["X"][case["y"] == case["expected"]["minority"]]
+        cand = segment_candidates(X_min, S, case["expected"]["minority_neighbours"])
+        judged += int(cand.any(axis=1).sum())          # rows off every segment are adasyn.segments' finding
         feasible, placed = parents_within_counts(cand, g)
         if not feasible:
             only = cand[cand.sum(axis=1) == 1].sum(axis=0)        # rows with a single possible parent
@@ -190,16 +207,25 @@ def test_each_sample_gets_g_i_rows(ctx):
                              f"(g_ = {fmt(g)})؛ سطرهای مصنوعی این‌گونه تقسیم نمی‌شوند: فقط {placed} از "
                              f"{int(cand.any(axis=1).sum())} سطر در سهم g_ جا می‌گیرند{where}. والدها را "
                              f"بر اساس g_ انتخاب کنید، نه تصادفی."))
+    if not judged and not problems:
+        problems.append(no_evidence("a synthetic row on a segment from a minority sample (a row whose parent "
+                                    "could be counted)",
+                                    "سطر مصنوعی‌ای روی پاره‌خطی از یک نمونهٔ اقلیت (سطری که والدش شمرده شود)"))
     report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
 
 
 @pytest.mark.check("adasyn.threshold")
 def test_nothing_generated_above_threshold(ctx):
-    """d >= d_threshold: X_res is X and y_res is y, nothing added (He et al. 2008 step (b))."""
-    problems = []
+    """d >= d_threshold: X_res is X and y_res is y, nothing added (He et al. 2008 step (b)).
+
+    Zero rows is only evidence of a threshold when the case would otherwise
+    generate (G > 0) and the same ADASYN does generate where d < d_threshold.
+    """
+    problems, exercised = [], 0
     for case, rec, arrays in case_results(ctx, ("threshold",)):
         X_res, y_res = outputs(case, arrays)
-        d = adasyn_amount(case["y"])[0]
+        d, G = case["expected"]["d"], case["expected"]["G"]
+        exercised += int(d >= case["params"]["d_threshold"] and G > 0)
         same = (X_res.shape == case["X"].shape and np.allclose(X_res, case["X"], rtol=1e-6, atol=1e-9)
                 and np.array_equal(y_res, case["y"]))
         if not same:
@@ -209,6 +235,18 @@ def test_nothing_generated_above_threshold(ctx):
                              f"مورد {case['name']}: d = {d:.3g} >= d_threshold = "
                              f"{case['params']['d_threshold']} است، پس انتظار X_res = X ({len(case['X'])} سطر، "
                              f"بدون نمونهٔ جدید) می‌رفت؛ {len(X_res)} سطر به دست آمد."))
+    if not exercised:
+        problems.append(("No threshold case of the grader has d >= d_threshold and rows to generate otherwise "
+                         "(G > 0), so the threshold could not be exercised.",
+                         "هیچ مورد آستانه‌ای در داور d >= d_threshold و در غیر این صورت سطری برای تولید (G > 0) "
+                         "ندارد، پس آستانه آزموده نشد."))
+    elif not problems and not generates_somewhere(ctx):
+        problems.append(("X_res = X on the threshold cases, but nothing was generated on any case with "
+                         "d < d_threshold either, so no threshold is at work: expected synthetic rows when "
+                         "d < d_threshold and none when d >= d_threshold.",
+                         "روی موردهای آستانه X_res = X است، اما روی هیچ موردی با d < d_threshold هم چیزی تولید "
+                         "نشد، پس آستانه‌ای در کار نیست: انتظار سطر مصنوعی وقتی d < d_threshold و هیچ سطری وقتی "
+                         "d >= d_threshold می‌رفت."))
     report(problems, where_en="the d_threshold test in ADASYN.fit_resample",
            where_fa="شرط d_threshold در ADASYN.fit_resample")
 
@@ -216,17 +254,26 @@ def test_nothing_generated_above_threshold(ctx):
 @pytest.mark.check("adasyn.reproducible")
 def test_same_random_state_same_rows(ctx):
     """Two runs with the same random_state return identical X_res (one seeded generator)."""
-    problems = []
+    problems, repeated = [], 0
     for case, rec, arrays in generating_cases(ctx):
         if not case.get("repeat"):
             continue
+        repeated += 1
         again = arrays.get(f"X_res_again__{case['name']}")
-        X_res, _ = outputs(case, arrays)
-        if again is None or again.shape != X_res.shape or not np.array_equal(again, X_res):
+        X_res, y_res = outputs(case, arrays)
+        if not len(split_synthetic(case, X_res, y_res)[1]):
+            problems.append((f"Case {case['name']}: no synthetic row was generated, so there was no random draw "
+                             f"to repeat; expected sum(g_) rows, identical on both runs.",
+                             f"مورد {case['name']}: هیچ سطر مصنوعی‌ای تولید نشد، پس انتخاب تصادفی‌ای برای تکرار "
+                             f"نبود؛ انتظار sum(g_) سطر، یکسان در هر دو اجرا، می‌رفت."))
+        elif again is None or again.shape != X_res.shape or not np.array_equal(again, X_res):
             problems.append((f"Case {case['name']}: two runs with random_state = "
                              f"{case['params']['random_state']} returned different X_res; expected identical "
                              f"rows. Draw all randomness from one generator seeded with random_state.",
                              f"مورد {case['name']}: دو اجرا با random_state = {case['params']['random_state']} "
                              f"X_res متفاوتی دادند؛ انتظار سطرهای یکسان می‌رفت. همهٔ تصادف را از یک مولد "
                              f"با random_state بگیرید."))
+    if not repeated:
+        problems.append(("The grader's ADASYN cases hold no case run twice, so reproducibility had no evidence.",
+                         "موردهای ADASYN داور هیچ موردی با دو اجرا ندارند، پس برای تکرارپذیری شاهدی نیست."))
     report(problems, where_en="how ADASYN uses random_state", where_fa="نحوهٔ استفادهٔ ADASYN از random_state")

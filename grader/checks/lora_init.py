@@ -59,12 +59,17 @@ def test_lora_starts_at_the_pretrained_model(ctx: CheckContext):
         lora = np.asarray(out["lora_logits"], dtype=np.float64)
     except KeyError as err:
         fail(en=f"{OUTPUTS} lacks {err}.", fa=f"فایل {OUTPUTS} کلید {err} را ندارد.")
+    if base.size == 0:
+        fail(en=f"{OUTPUTS} holds no logits for the grader's probe pairs, so the adapted model's output at "
+                f"initialisation could not be compared with the pretrained model's.",
+             fa=f"فایل {OUTPUTS} هیچ logit ای برای جفت‌های آزمون داور ندارد، پس خروجی مدل آداپته‌شده در آغاز با "
+                f"مدل پیش‌آموخته مقایسه نشد.")
     if base.shape != lora.shape:
         fail(en=f"The LoRA model's logits have shape {lora.shape}, the base model's {base.shape}; the adapted "
                 f"model must keep the 3-way head.",
              fa=f"شکل logits مدل LoRA برابر {lora.shape} و مدل پایه {base.shape} است؛ مدل آداپته‌شده باید همان "
                 f"سر سه‌کلاسه را نگه دارد.")
-    gap = float(np.max(np.abs(base - lora))) if base.size else 0.0
+    gap = float(np.max(np.abs(base - lora)))
     if not math.isfinite(gap) or gap > LOGIT_ATOL * (1 + float(np.max(np.abs(base)))):
         fail(en=f"Right after prepare_model(mode='lora') the model should compute exactly what the pretrained "
                 f"model computes (B = 0, same head); its logits differ by up to {gap:.3g} on the grader's probe "

@@ -57,6 +57,15 @@ def _case(ctx: CheckContext, name: str, call: str) -> list[list[int]]:
     return rows
 
 
+def _same_count_or_fail(rows: list, pairs: list, call: str) -> None:
+    """One row per pair the grader sent: fewer rows would leave pairs unjudged (a vacuous pass)."""
+    if len(rows) != len(pairs) or not pairs:
+        fail(en=f"{call} returned {len(rows)} rows for the grader's {len(pairs)} pairs; expected one row per pair, "
+                f"in order, so that every pair can be judged.",
+             fa=f"{call} برای {len(pairs)} جفت داور {len(rows)} سطر برگرداند؛ انتظار یک سطر برای هر جفت، به همان "
+                f"ترتیب، می‌رفت تا همهٔ جفت‌ها بررسی شوند.")
+
+
 def _encode_inputs(ctx: CheckContext) -> dict:
     """The pairs the step encoded; prepare_inputs keeps the grader's copy with the held-back data."""
     return ctx.heldback_json(T.HELDBACK_ENCODE)
@@ -75,11 +84,14 @@ def test_pairs_are_encoded_as_sentence_pairs(ctx: CheckContext):
         call = ("encode_pairs(tokenizer, premises, hypotheses)" if max_length is None
                 else f"encode_pairs(tokenizer, premises, hypotheses, max_length={max_length})")
         rows = _case(ctx, name, call)
+        _same_count_or_fail(rows, pairs, call)
         limit = max_length or DEFAULT_MAX_LENGTH
+        judged = 0
         for i, (pair, row) in enumerate(zip(pairs, rows)):
             want = tokenizer(pair["premise"], pair["hypothesis"])["input_ids"]
             if len(want) > limit:
                 continue  # needs truncation: judged by nli.encode_truncation
+            judged += 1
             if row != want:
                 fail(en=f"{call}: pair {i} is not encoded as a sentence pair. Expected the tokenizer's pair "
                         f"encoding tokenizer(premise, hypothesis): [{_show(tokenizer, want)}]; found "
@@ -91,6 +103,11 @@ def test_pairs_are_encoded_as_sentence_pairs(ctx: CheckContext):
                         f"[{_show(tokenizer, row)}] پیدا شد. مقدمه‌ها و فرضیه‌ها را به‌صورت دو آرگومان جدا بدهید، "
                         f"tokenizer(premises, hypotheses, truncation=True, max_length=max_length)، نه با چسباندن "
                         f"آن‌ها در یک رشته.")
+        if not judged:
+            fail(en=f"{call}: none of the grader's {len(pairs)} short pairs fits max_length={limit} untruncated, so "
+                    f"no pair encoding could be compared.",
+                 fa=f"{call}: هیچ‌یک از {len(pairs)} جفت کوتاه داور بدون برش در max_length={limit} جا نمی‌گیرد، پس "
+                    f"هیچ رمزگذاری جفتی مقایسه نشد.")
 
 
 @pytest.mark.check("nli.encode_truncation")
@@ -100,9 +117,12 @@ def test_long_pairs_are_truncated(ctx: CheckContext):
     max_length = inputs["long_max_length"]
     call = f"encode_pairs(tokenizer, premises, hypotheses, max_length={max_length})"
     rows = _case(ctx, "long", call)
+    _same_count_or_fail(rows, inputs["long"], call)
     first, last = tokenizer.cls_token_id, tokenizer.sep_token_id
+    longest = 0
     for i, (pair, row) in enumerate(zip(inputs["long"], rows)):
         full = len(tokenizer(pair["premise"], pair["hypothesis"])["input_ids"])
+        longest = max(longest, full)
         if len(row) > max_length:
             fail(en=f"{call}: pair {i} ({full} tokens untruncated) came back with {len(row)} tokens; expected at "
                     f"most max_length={max_length}. Pass truncation=True and max_length=max_length to the "
@@ -117,3 +137,8 @@ def test_long_pairs_are_truncated(ctx: CheckContext):
                  fa=f"{call}: جفت {i} پس از برش با {tokenizer.cls_token} شروع و با {tokenizer.sep_token} تمام "
                     f"نمی‌شود ([{_show(tokenizer, row)}]). بگذارید توکنایزر برش بزند (truncation=True) به‌جای بریدن "
                     f"input_ids که توکن پایانی را حذف می‌کند.")
+    if longest <= max_length:
+        fail(en=f"{call}: none of the grader's {len(rows)} long pairs is longer than max_length={max_length} "
+                f"untruncated, so truncation was not exercised.",
+             fa=f"{call}: هیچ‌یک از {len(rows)} جفت بلند داور بدون برش از max_length={max_length} بلندتر نیست، پس "
+                f"برش آزموده نشد.")

@@ -42,6 +42,11 @@ def test_predict_returns_the_models_argmax(ctx: CheckContext):
     got = got.astype(np.int64)
     scale = float(np.asarray(ref["scale"]))
     judged = margin > MARGIN_RTOL * scale
+    if margin.shape != want.shape or not judged.any():
+        fail(en=f"nli/predict_reference.npz holds no clear-cut probe pair ({n} pairs, margins of shape "
+                f"{margin.shape}), so predict could not be compared with the model's argmax.",
+             fa=f"فایل nli/predict_reference.npz هیچ جفت بی‌ابهامی ندارد ({n} جفت، حاشیه‌هایی با شکل "
+                f"{margin.shape})، پس predict با argmax مدل مقایسه نشد.")
     wrong = np.flatnonzero((got != want) & judged)
     if wrong.size:
         shown = ", ".join(f"pair {i}: expected {int(want[i])}, found {int(got[i])}" for i in wrong[:5])

@@ -40,6 +40,9 @@ def _canonical(digests: dict) -> dict[str, dict]:
 def _changed(recorded: dict, pretrained: dict) -> tuple[set, set]:
     """(missing, changed) encoder tensor names: the head is allowed to move."""
     encoder = {n for n in pretrained if not n.startswith(T.HEAD_PREFIX)}
+    if not encoder:
+        fail(en="The grader's pretrained model lists no encoder weight, so no weight could be compared.",
+             fa="مدل پیش‌آموختهٔ داور هیچ وزن رمزگذاری ندارد، پس هیچ وزنی مقایسه نشد.")
     missing = {n for n in encoder if n not in recorded}
     changed = {n for n in encoder - missing if recorded[n].get("sha256") != pretrained[n]["sha256"]}
     return missing, changed
@@ -119,7 +122,15 @@ def test_lora_training_changes_only_query_value_by_low_rank(ctx: CheckContext):
                 f"target_modules را آداپته کنید، مدل پایه را منجمد نگه دارید و train() فقط پارامترهای "
                 f"requires_grad=True را بهینه کند.")
     if not changed:
-        return
+        r = ctx.profile.nli.lora_r
+        fail(en=f"Expected LoRA training to change the query and value matrices through their adapters (merged "
+                f"W = W0 + (alpha/r)·B·A with r={r}); no pretrained weight changed at all, so the adapters never "
+                f"trained (B stayed 0). Check that train() optimises the lora_A / lora_B parameters with a "
+                f"learning rate above 0 and leaves their requires_grad=True.",
+             fa=f"انتظار می‌رفت آموزش LoRA ماتریس‌های query و value را از راه آداپتورها تغییر دهد (پس از ادغام "
+                f"W = W0 + (alpha/r)·B·A با r={r})؛ هیچ وزن پیش‌آموخته‌ای تغییر نکرد، پس آداپتورها هرگز آموزش "
+                f"ندیدند (B صفر ماند). بررسی کنید که train() پارامترهای lora_A / lora_B را با نرخ یادگیری بزرگ‌تر از "
+                f"صفر بهینه کند و requires_grad=True آن‌ها را نگه دارد.")
     merged = ctx.artifact_safetensors("nli/lora_targets.safetensors", step="nli.train_lora")
     model = T.pretrained_model(ctx.profile.nli.model, ctx.profile.nli.seed)
     weights = dict(model.named_parameters())

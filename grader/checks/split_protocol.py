@@ -4,10 +4,14 @@ The step calls ``split_then_resample`` on a frame whose column 0 is a unique row
 id, with a recording sampler that logs the ids it is given and appends one copy
 of each minority row with id ``-(id + 1)``. Every returned row is therefore
 *original* (an input row, unchanged, with its label), *added by the sampler*,
-or *modified*. Each check below grades one property; consequences of a fault
-that another check names are left to that check (e.g. resampled rows in the
-test part are :func:`test_sampler_saw_training_rows_only`'s finding, not
-:func:`test_test_rows_original_untouched`'s).
+or *modified*. Each check below grades one property and verifies all of what
+its title says, even where another check names the same fault (DESIGN.md, "No
+vacuous passes"): oversampling before the split fails
+:func:`test_sampler_saw_training_rows_only` (the sampler saw test rows) and,
+because what reaches the test part is then resampled or shared with the
+training part, :func:`test_test_rows_original_untouched` and
+:func:`test_train_and_test_disjoint` too. An empty part is no evidence and
+fails every check that would judge it.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ class SplitRun:
     test_src: np.ndarray
     y_train: np.ndarray
     y_test: np.ndarray
+    X_train: np.ndarray
+    X_test: np.ndarray
 
 
 def split_runs(ctx) -> tuple[list[SplitRun], np.ndarray, np.ndarray]:
@@ -78,6 +84,9 @@ def split_runs(ctx) -> tuple[list[SplitRun], np.ndarray, np.ndarray]:
     with np.load(ctx.heldback_path("fraud/split_frame.npz"), allow_pickle=False) as data:
         X, y = np.array(data["X"]), np.array(data["y"])
     runs_meta = json.loads(ctx.heldback_path("fraud/split_runs.json").read_text(encoding="utf-8"))
+    if not runs_meta:
+        raise CheckFailed("This check has no evidence: the grader's list of split runs is empty.",
+                          "این بررسی شاهدی ندارد: فهرست اجراهای تقسیم در داور خالی است.")
     runs, crashed = [], []
     for meta in runs_meta:
         name = meta["name"]
@@ -94,7 +103,8 @@ def split_runs(ctx) -> tuple[list[SplitRun], np.ndarray, np.ndarray]:
         train_kind, train_src = classify_rows(parts["X_train"], parts["y_train"], X, y)
         test_kind, test_src = classify_rows(parts["X_test"], parts["y_test"], X, y)
         runs.append(SplitRun(name, meta["seed"], meta["test_size"], calls, train_kind, train_src,
-                             test_kind, test_src, parts["y_train"], parts["y_test"]))
+                             test_kind, test_src, parts["y_train"], parts["y_test"], parts["X_train"],
+                             parts["X_test"]))
     if crashed:
         raise CheckFailed("This check could not be graded because split_then_resample failed: "
                           + "; ".join(crashed[:2]) + f". Look at {WHERE_EN}.",
@@ -107,78 +117,152 @@ def _run_label(run: SplitRun) -> str:
     return f"Run {run.name} (seed {run.seed}, test_size {run.test_size})"
 
 
+def empty_parts(run: SplitRun) -> tuple[str, str] | None:
+    """The (en, fa) problem of a run whose training or test part is empty: nothing to judge is a failure."""
+    empty = [name for name, kind in (("training", run.train_kind), ("test", run.test_kind)) if len(kind) == 0]
+    if not empty:
+        return None
+    empty_fa = "، ".join({"training": "آموزش", "test": "آزمون"}[e] for e in empty)
+    return (f"{_run_label(run)}: the {' and '.join(empty)} part is empty, so this property has no rows to be "
+            f"verified on; expected test_size × the rows in the test part and the rest in the training part.",
+            f"{_run_label(run)}: بخش {empty_fa} خالی است، پس سطری برای بررسی این ویژگی نیست؛ انتظار test_size × "
+            f"سطرها در بخش آزمون و بقیه در بخش آموزش می‌رفت.")
+
+
+def sampled_sources(calls: list) -> set[int]:
+    """Original rows the sampler was given over ``calls`` (the id column of each call's input)."""
+    seen: set[int] = set()
+    for call in calls:
+        ids = call[np.isfinite(call) & (call >= 0) & (call == np.round(call))]
+        seen.update(ids.astype(np.int64).tolist())
+    return seen
+
+
+def _sampler_problem(run: SplitRun, n: int) -> tuple[str, str] | None:
+    """Why the sampler did not see training rows only (None when it did); no call at all is no evidence."""
+    lab = _run_label(run)
+    test_ids = set(run.test_src[run.test_kind == ORIGINAL].tolist())
+    if not run.calls:
+        return (f"{lab}: sampler.fit_resample was never called, so there is no resampling to verify; expected "
+                f"one call, on the training part.",
+                f"{lab}: sampler.fit_resample هرگز فراخوانی نشد، پس بازنمونه‌گیری‌ای برای بررسی نیست؛ انتظار "
+                f"یک بار فراخوانی روی بخش آموزش می‌رفت.")
+    if len(run.calls) > 1:
+        seen_test = len(test_ids & sampled_sources(run.calls[1:]))
+        return (f"{lab}: expected one call of sampler.fit_resample (on the training part); found "
+                f"{len(run.calls)} calls" + (f", a later one on {seen_test} test rows" if seen_test else "")
+                + ". Resample the training part only.",
+                f"{lab}: انتظار یک بار فراخوانی sampler.fit_resample (روی بخش آموزش) می‌رفت؛ "
+                f"{len(run.calls)} بار فراخوانی شد. فقط بخش آموزش را بازنمونه‌گیری کنید.")
+    seen = run.calls[0]
+    leaked = len(test_ids & sampled_sources(run.calls))
+    room = n - len(run.test_kind)                  # rows a split leaves outside the test part
+    if len(seen) == 0:
+        return (f"{lab}: sampler.fit_resample was given no rows; expected the training part.",
+                f"{lab}: به sampler.fit_resample هیچ سطری داده نشد؛ انتظار بخش آموزش می‌رفت.")
+    if leaked or len(seen) > room:
+        found = (f"{leaked} of which ended up in the test part" if leaked else
+                 f"more than the {room} rows outside the {len(run.test_kind)}-row test part")
+        return (f"{lab}: the sampler was given {len(seen)} rows, {found}: it ran before the split (the leak "
+                f"that inflates test scores). Expected: split first, then sampler.fit_resample(X_train, y_train).",
+                f"{lab}: به sampler {len(seen)} سطر داده شد، بیش از سطرهای بیرون از بخش آزمون یا شامل "
+                f"{leaked} سطر آزمون: بازنمونه‌گیری پیش از تقسیم انجام شده است (نشتی داده). "
+                f"انتظار: اول تقسیم، سپس sampler.fit_resample(X_train, y_train).")
+    added_in_test = int(np.sum(run.test_kind == ADDED))
+    if added_in_test:
+        return (f"{lab}: expected no resampled row in the test part; found {added_in_test}.",
+                f"{lab}: انتظار می‌رفت هیچ سطر بازنمونه‌گیری‌شده‌ای در بخش آزمون نباشد؛ "
+                f"{added_in_test} سطر پیدا شد.")
+    return None
+
+
 @pytest.mark.check("split.sampler_train_only")
 def test_sampler_saw_training_rows_only(ctx):
     """The sampler ran once, on training rows only; no resampled row reached the test part."""
     runs, X, y = split_runs(ctx)
-    problems = []
-    for run in runs:
-        lab = _run_label(run)
-        test_ids = set(run.test_src[run.test_kind == ORIGINAL].tolist())
-        if len(run.calls) > 1:
-            seen_test = sum(len(test_ids & set(c[c >= 0].astype(int).tolist())) for c in run.calls[1:])
-            problems.append((f"{lab}: expected one call of sampler.fit_resample (on the training part); found "
-                             f"{len(run.calls)} calls" + (f", a later one on {seen_test} test rows" if seen_test
-                                                           else "") + ". Resample the training part only.",
-                             f"{lab}: انتظار یک بار فراخوانی sampler.fit_resample (روی بخش آموزش) می‌رفت؛ "
-                             f"{len(run.calls)} بار فراخوانی شد. فقط بخش آموزش را بازنمونه‌گیری کنید."))
-            continue
-        if run.calls:
-            seen = run.calls[0]
-            leaked = len(test_ids & set(seen[seen >= 0].astype(int).tolist()))
-            if leaked:
-                problems.append((f"{lab}: the sampler was given {len(seen)} rows, {leaked} of which ended up in "
-                                 f"the test part: it ran before the split (the leak that inflates test "
-                                 f"scores). Expected: split first, then sampler.fit_resample(X_train, y_train).",
-                                 f"{lab}: به sampler {len(seen)} سطر داده شد که {leaked} سطر از آن‌ها در بخش "
-                                 f"آزمون قرار گرفتند: بازنمونه‌گیری پیش از تقسیم انجام شده است (نشتی داده). "
-                                 f"انتظار: اول تقسیم، سپس sampler.fit_resample(X_train, y_train)."))
-                continue
-        added_in_test = int(np.sum(run.test_kind == ADDED))
-        if added_in_test:
-            problems.append((f"{lab}: expected no resampled row in the test part; found {added_in_test}.",
-                             f"{lab}: انتظار می‌رفت هیچ سطر بازنمونه‌گیری‌شده‌ای در بخش آزمون نباشد؛ "
-                             f"{added_in_test} سطر پیدا شد."))
+    problems = [p for run in runs if (p := empty_parts(run) or _sampler_problem(run, len(X)))]
     report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
+
+
+def faults_in_test_part(run: SplitRun) -> list[tuple[str, str]]:
+    """(en, fa) findings on the test part: rows that are not original, untouched and once."""
+    originals = run.test_src[run.test_kind == ORIGINAL]
+    counts = {
+        "modified": int(np.sum(run.test_kind == MODIFIED)),
+        "added": int(np.sum(run.test_kind == ADDED)),
+        "repeated": len(originals) - len(np.unique(originals)),
+        "resampled": len(set(originals.tolist()) & sampled_sources(run.calls)),
+    }
+    words = {
+        "modified": ("are not an input row with its label (synthetic, scaled, re-encoded or relabelled)",
+                     "سطر ورودی با برچسب خودش نیستند (مصنوعی، مقیاس‌شده، تبدیل‌شده یا با برچسب جدید)"),
+        "added": ("were added by the sampler (resampled rows)", "را sampler افزوده است (سطر بازنمونه‌گیری‌شده)"),
+        "repeated": ("are original rows repeated in the test part", "سطر اصلیِ تکراری در بخش آزمون هستند"),
+        "resampled": ("were given to the sampler with the training data", "همراه دادهٔ آموزش به sampler داده شدند"),
+    }
+    return [(f"{n} {words[key][0]}", f"{n} سطر {words[key][1]}") for key, n in counts.items() if n]
 
 
 @pytest.mark.check("split.test_original")
 def test_test_rows_original_untouched(ctx):
-    """Every test row is an original row, unchanged, with its label, at most once."""
+    """Every test row is an original row, unchanged, with its label, at most once, never given to the sampler."""
     runs, X, y = split_runs(ctx)
     problems = []
     for run in runs:
-        modified = int(np.sum(run.test_kind == MODIFIED))
-        originals = run.test_src[run.test_kind == ORIGINAL]
-        repeated = len(originals) - len(np.unique(originals))
-        if modified:
-            problems.append((f"{_run_label(run)}: expected every test row to be an original row, untouched "
-                             f"(same values, same label); {modified} of {len(run.test_kind)} test rows were "
-                             f"changed (scaled, re-encoded or relabelled). Return X_test exactly as split.",
+        empty = empty_parts(run)
+        faults = [] if empty else faults_in_test_part(run)
+        if empty:
+            problems.append(empty)
+        elif faults:
+            problems.append((f"{_run_label(run)}: expected every test row to be an original row, untouched (same "
+                             f"values, same label, once, never resampled); of {len(run.test_kind)} test rows, "
+                             f"{'; '.join(f[0] for f in faults)}. Split the raw rows first, resample the training "
+                             f"part only, and return X_test, y_test exactly as split.",
                              f"{_run_label(run)}: انتظار می‌رفت هر سطر آزمون یک سطر اصلی و دست‌نخورده باشد "
-                             f"(همان مقادیر و همان برچسب)؛ {modified} سطر از {len(run.test_kind)} سطر آزمون "
-                             f"تغییر کرده‌اند (مقیاس‌بندی، تبدیل یا برچسب جدید). X_test را همان‌طور که تقسیم "
-                             f"شده برگردانید."))
-        elif repeated:
-            problems.append((f"{_run_label(run)}: {repeated} original rows appear more than once in the test part.",
-                             f"{_run_label(run)}: {repeated} سطر اصلی بیش از یک بار در بخش آزمون آمده‌اند."))
+                             f"(همان مقادیر و همان برچسب، یک بار، بدون بازنمونه‌گیری)؛ از {len(run.test_kind)} سطر "
+                             f"آزمون، {'؛ '.join(f[1] for f in faults)}. اول سطرهای خام را تقسیم کنید، فقط بخش "
+                             f"آموزش را بازنمونه‌گیری کنید و X_test و y_test را همان‌طور که تقسیم شده برگردانید."))
     report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
+
+
+def identical_rows(A: np.ndarray, B: np.ndarray) -> int:
+    """How many rows of ``B`` equal, bit for bit, some row of ``A`` (rows no id can be read from)."""
+    if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[1] or not len(A) or not len(B):
+        return 0
+    seen = {row.tobytes() for row in np.ascontiguousarray(A, dtype=np.float64)}
+    return sum(row.tobytes() in seen for row in np.ascontiguousarray(B, dtype=np.float64))
 
 
 @pytest.mark.check("split.disjoint")
 def test_train_and_test_disjoint(ctx):
-    """No original row is in both the training and the test part."""
+    """No row is in both parts: not an original row, not a resampled copy of one, not an identical changed row."""
     runs, X, y = split_runs(ctx)
     problems = []
     for run in runs:
-        train_ids = set(run.train_src[run.train_kind == ORIGINAL].tolist())
-        test_ids = set(run.test_src[run.test_kind == ORIGINAL].tolist())
+        empty = empty_parts(run)
+        if empty:
+            problems.append(empty)
+            continue
+        train_ids = set(run.train_src[run.train_kind != MODIFIED].tolist())
+        test_ids = set(run.test_src[run.test_kind != MODIFIED].tolist())
         both = train_ids & test_ids
+        as_is = set(run.train_src[run.train_kind == ORIGINAL].tolist()) & \
+            set(run.test_src[run.test_kind == ORIGINAL].tolist())
+        changed = identical_rows(run.X_train[run.train_kind == MODIFIED], run.X_test[run.test_kind == MODIFIED])
+        found = []
         if both:
-            problems.append((f"{_run_label(run)}: expected disjoint parts; {len(both)} original rows are in "
-                             f"both the training and the test part.",
-                             f"{_run_label(run)}: انتظار بخش‌های جدا از هم می‌رفت؛ {len(both)} سطر اصلی هم در "
-                             f"بخش آموزش و هم در بخش آزمون هستند."))
+            copies = len(both - as_is)
+            found.append((f"{len(both)} original rows are in both the training and the test part" +
+                          (f" ({copies} of them through a resampled copy: oversampling before the split)"
+                           if copies else ""),
+                          f"{len(both)} سطر اصلی (خودش یا کپی بازنمونه‌گیری‌شده‌اش) هم در بخش آموزش و هم در بخش "
+                          f"آزمون هستند"))
+        if changed:
+            found.append((f"{changed} changed test rows equal a changed training row",
+                          f"{changed} سطر تغییرکردهٔ آزمون با یک سطر تغییرکردهٔ آموزش برابرند"))
+        if found:
+            problems.append((f"{_run_label(run)}: expected disjoint parts; {'; '.join(f[0] for f in found)}.",
+                             f"{_run_label(run)}: انتظار بخش‌های جدا از هم می‌رفت؛ {'؛ '.join(f[1] for f in found)}."))
     report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
 
 

@@ -1,11 +1,14 @@
 """ADASYN's arithmetic as pure functions: what a correct submission must produce.
 
 He, Bai, Garcia and Li, "ADASYN: Adaptive synthetic sampling approach for
-imbalanced learning", IJCNN 2008, Algorithm (ADASYN), steps (a)-(c). The
-grader's checks compare a student's fitted attributes and synthetic rows with
-these functions; the reference solution computes the same numbers its own way
-(it must be self-contained, because the student bundle ships without
-``grader``), and the tests pin the two together and against imbalanced-learn.
+imbalanced learning", IJCNN 2008, Algorithm (ADASYN), steps (a)-(c). Trusted
+code applies them to the grader's own cases when it prepares the inputs
+(:func:`case_expectations`, written by ``grader.tasks.fraud``) and the checks
+compare a student's fitted attributes and synthetic rows with those values,
+so this module never runs at check time and never reaches students (the
+student bundle ships those values precomputed instead). The reference
+solution computes the same numbers its own way (it must be self-contained),
+and the tests pin the two together and against imbalanced-learn.
 
 Conventions of DESIGN.md ("submission/adasyn.py"): minority = the rarer class
 (the smaller label when counts are equal); neighbours are Euclidean; the
@@ -62,18 +65,29 @@ def majority_ratios(X, y, k: int, minority_label=None) -> np.ndarray:
     Δ_i counts samples of the other class among the k nearest neighbours of
     minority sample i in the whole X (Euclidean), the sample itself excluded.
     """
+    y = np.asarray(y)
+    if not 1 <= k < len(y):
+        raise ValueError(f"k={k} must be in [1, n_samples - 1] = [1, {len(y) - 1}]")
+    if minority_label is None:
+        minority_label = adasyn_amount(y)[2]
+    neigh = minority_neighbours_in_x(X, y, k, minority_label)
+    return (y[neigh] != minority_label).sum(axis=1) / k
+
+
+def minority_neighbours_in_x(X, y, k: int, minority_label=None) -> np.ndarray:
+    """``(m_s, k)`` indices into X of each minority sample's k nearest neighbours in the whole X, itself excluded.
+
+    The neighbourhoods :func:`majority_ratios` counts Δ_i in; the checks use them to tell a synthetic row
+    drawn toward a *majority* neighbour from one that is simply off every segment.
+    """
     from sklearn.neighbors import NearestNeighbors
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
-    if not 1 <= k < len(X):
-        raise ValueError(f"k={k} must be in [1, n_samples - 1] = [1, {len(X) - 1}]")
     if minority_label is None:
         minority_label = adasyn_amount(y)[2]
     idx = np.flatnonzero(y == minority_label)
-    nn = NearestNeighbors(n_neighbors=k + 1).fit(X)
-    neigh = _knn_excluding_self(nn, X[idx], idx, k)
-    return (y[neigh] != minority_label).sum(axis=1) / k
+    return _knn_excluding_self(NearestNeighbors(n_neighbors=k + 1).fit(X), X[idx], idx, k)
 
 
 def round_counts(r_hat, G: int, method: str = "rint") -> np.ndarray:
@@ -113,40 +127,35 @@ def adasyn_weights(X, y, k: int, *, beta: float = 1.0, rounding: str = "rint"):
     return r, r_hat, round_counts(r_hat, G, rounding)
 
 
-def rounding_variant(g, r_hat, G: int, *, tol: float = 1e-6) -> str | None:
-    """Which accepted rounding ``g`` follows (``"rint"``, ``"floor"``, ``"largest_remainder"``), or None.
-
-    Tolerant of the last bits of ``r̂ · G`` (a student may sum r in another
-    order) and of the tie rule at .5 (nearest integer either way) and between
-    equal remainders; strict otherwise.
-    """
-    g = np.asarray(g)
-    v = np.asarray(r_hat, dtype=np.float64) * G
-    if g.shape != v.shape or not np.issubdtype(g.dtype, np.number):
-        return None
-    if not np.array_equal(g, np.round(g)):
-        return None
-    g = g.astype(np.int64)
-    if np.all(np.abs(g - v) <= 0.5 + tol):
-        return "rint"
-    if np.all((g <= v + tol) & (g > v - 1 - tol)):
-        return "floor"
-    lo, hi = np.floor(v + tol), np.ceil(v - tol)
-    if g.sum() == G and np.all((g == lo) | (g == hi)):
-        up = (g == hi) & (hi > lo)
-        down = (g == lo) & (hi > lo)
-        rem = v - np.floor(v)
-        if not up.any() or not down.any() or rem[up].min() >= rem[down].max() - tol:
-            return "largest_remainder"
-    return None
-
-
 def minority_neighbours(X_min, k: int) -> np.ndarray:
     """``(m_s, k)`` indices of each minority sample's k nearest minority neighbours, itself excluded."""
     from sklearn.neighbors import NearestNeighbors
 
     X_min = np.asarray(X_min, dtype=np.float64)
     return NearestNeighbors(n_neighbors=k).fit(X_min).kneighbors(return_distance=False)
+
+
+def case_expectations(X, y, *, k: int, beta: float) -> dict:
+    """Every number the checks compare a submission with on one grader-chosen case, as JSON values.
+
+    ``d``, ``G``, the minority label and ``m_s`` (steps (a), (b)(1)); ``r``, ``r_hat`` and ``g``
+    under each accepted rounding (steps (b)(3)-(5); ``r_hat`` and ``g`` are None where Σr = 0);
+    each minority sample's k nearest minority neighbours (indices into the minority rows: the
+    segments step (c) allows) and its k nearest neighbours in the whole X (indices into X: the
+    neighbourhoods Δ_i is counted in). Trusted code writes these when it prepares the inputs
+    (grader.tasks.fraud), so the checks, and the student bundle, need no copy of this module.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    d, G, label = adasyn_amount(y, beta)
+    m_s = int(np.sum(y == label))
+    r = majority_ratios(X, y, k, label)
+    r_hat = r / r.sum() if r.sum() > 0 else None
+    return {"d": float(d), "G": int(G), "minority": np.asarray(label).item(), "m_s": m_s,
+            "r": r.tolist(), "r_hat": None if r_hat is None else r_hat.tolist(),
+            "g": None if r_hat is None else {m: round_counts(r_hat, G, m).tolist() for m in ROUNDINGS},
+            "minority_neighbours": minority_neighbours(X[y == label], k).tolist() if k < m_s else None,
+            "neighbours": minority_neighbours_in_x(X, y, k, label).tolist()}
 
 
 class SegmentMatch(NamedTuple):
