@@ -64,8 +64,9 @@ INSIDE_UID = 65534
 ISOLATION_ENV = "MIZAN_ISOLATION"
 """Forces a level (``bwrap``, ``uid-drop``, ``none``) instead of the best one found: for tests and debugging."""
 ISOLATION_LEVELS = ("bwrap", "uid-drop", "none")
-HIDDEN_PACKAGES = ("imblearn", "imbalanced_learn", "smote_variants")
-"""Packages a step cannot import: the homework's ADASYN is written from scratch."""
+HIDDEN_PACKAGES = ("imblearn", "imbalanced_learn", "smote_variants", "solutions")
+"""Packages a step cannot import even where installed: the homework's ADASYN is written from scratch, and
+a ``pip install .`` of Mizan would put the reference solutions into site-packages."""
 BLOCKED_INIT = str(Path(__file__).with_name("blocked_package.py"))
 STARVED_FRACTION = 0.5
 """A wall-clock kill is the grader's fault when the run got less than this share of the CPU time its
