@@ -60,15 +60,15 @@ def test_latin_runs_are_isolated_and_keep_their_digits():
     html = isolate_fa("تابع prepare_model(mode='freeze') در encoder.layer.3 مقدار 0.85 دارد")
     assert '<bdi dir="ltr">prepare_model(mode=&#39;freeze&#39;)</bdi>' in html
     assert '<bdi dir="ltr">encoder.layer.3</bdi>' in html       # a name keeps ASCII digits
-    assert "۰٫۸۵" in html and "0.85" not in html                 # a number gets Persian digits
+    assert "۰٫۸۵" in html and "0.85" not in html                 # a number on its own gets Persian digits
 
 
 def test_brackets_and_formulas_in_persian_text():
     html = isolate_fa("سه روش (full) با r = 8 و r_i = Δ_i / k و lr 1e-4")
     assert '(<bdi dir="ltr">full</bdi>)' in html                 # the bracket stays outside the isolate
-    assert '<bdi dir="ltr">r = ۸</bdi>' in html                  # a formula is one LTR island
+    assert '<bdi dir="ltr">r = 8</bdi>' in html                  # a formula is one LTR island, Latin digits
     assert '<bdi dir="ltr">r_i = Δ_i / k</bdi>' in html          # Greek belongs to the formula
-    assert '<bdi dir="ltr">lr 1e-4</bdi>' in html                # an exponent is not a number of its own
+    assert '<bdi dir="ltr">lr <span class="nb">1e-4</span></bdi>' in html     # one token, never broken
 
 
 def test_code_spans_and_escaping():

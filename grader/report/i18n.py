@@ -28,19 +28,36 @@ LANGS = ("en", "fa")
 _FA_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 _FA_DECIMAL, _FA_THOUSANDS, _FA_PERCENT = "\u066b", "\u066c", "\u066a"
 
-# A Latin run: starts with a letter/underscore (or digits glued to letters, "1e-4", "2D"),
-# may hold spaces and code punctuation, ends on something that is not a space.
-_LAT = "A-Za-z_\u0370-\u03ff"                      # Latin and Greek letters (Δ_i, λ)
-_MID = _LAT + "0-9.\\-+=/()'\"\\[\\]<>*^,:|~ ·×−≤≥%\u06f0-\u06f9\u066b\u066c"
-_END = _LAT + "0-9)'\"\\]>*%\u06f0-\u06f9"
-_LATIN_RUN = re.compile(rf"(?:[{_LAT}]|\d+(?:\.\d+)?[{_LAT}])[{_MID}]*[{_END}]|[{_LAT}]")
+# A Latin run: starts with a letter/underscore (or digits glued to letters, "1e-4", "2D"), or an
+# opening quote/bracket right before one, may hold spaces and code punctuation, ends on something
+# that is not a space. Combining marks (r̂) stay with their letter; Persian digits inside a run are
+# a localised value ("r = ۸") and go back to ASCII: a formula or code keeps Latin digits.
+_MARK = "\u0300-\u036f"
+_LAT = "A-Za-z_\u0370-\u03ff"                      # Latin and Greek letters (Δ_i, λ, Σ)
+_MID = _LAT + _MARK + "0-9.\\-+=/()'\"\\[\\]<>*^,:|~ ·×−≤≥%‹›…\u06f0-\u06f9\u066b\u066c"
+_END = _LAT + _MARK + "0-9)'\"\\]>*%›…/\u06f0-\u06f9"
+_OPEN = "\"'‹(\\["
+_LATIN_RUN = re.compile(rf"[{_OPEN}]*(?:[{_LAT}]|\d+(?:\.\d+)?[{_LAT}])[{_MID}]*[{_END}]|[{_LAT}][{_MARK}]*")
 _NUMBER = re.compile(r"[-\u2212]?\d+(?:[.,]\d+)*%?")
-# A number standing alone inside a Latin run ("B = 0", "G = 47,520"), not part of a name
-# ("layer.3", "v2", "1e-4"): it is read as a number, so it gets Persian digits too.
-_RUN_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])(?<![eE][-+])\d+(?:[.,]\d+)*%?(?![A-Za-z0-9_]|[.,][A-Za-z0-9_])")
+_PAIRS = {"(": ")", "[": "]", "‹": "›"}
+_TO_ASCII = str.maketrans("۰۱۲۳۴۵۶۷۸۹\u066b\u066c\u066a\u2212", "0123456789.,%-")
+# Where a line may break inside code or a path ("submission/" | "nli.py"): such tokens are kept whole.
+# (UAX #14 breaks after "/" and "-" before a letter; ".", ":", "_" and brackets hold on their own.)
+_BREAKABLE = re.compile("[/\\-\u2010-\u2014]")
 _ARABIC = re.compile("[\u0600-\u06ff]")
 _LATIN_LETTER = re.compile("[A-Za-z]")
 _CODE = re.compile(r"`([^`]+)`")
+_CODE_OR_MATH = re.compile(r"`([^`]+)`|\$([^$\s][^$]*?)\$")
+
+
+def _math(tex: str) -> str:
+    """A catalogue formula ("$r_i = \\Delta_i / k$") drawn as vector math, ASCII digits inside."""
+    from grader.report import mathsvg
+
+    tex = tex.translate(_TO_ASCII)
+    drawn = mathsvg.img(tex)
+    return f'<span class="math" dir="ltr">{drawn}</span>' if drawn is not None else f'<code dir="ltr">{escape(tex)}</code>'
+
 
 
 def _finite(value) -> bool:
@@ -89,46 +106,96 @@ def persian_digits(text: str) -> str:
     return _NUMBER.sub(one, text)
 
 
-def isolate_fa(text: str) -> Markup:
+def isolate_fa(text: str, *, math: bool = False) -> Markup:
     """Escape ``text`` for HTML inside a Persian block: Latin runs and `code` spans become
-    LTR isolates, every other number gets Persian digits."""
+    LTR isolates, every other number gets Persian digits; with ``math``, ``$…$`` is a formula."""
     parts: list[str] = []
     pos = 0
-    for code in _CODE.finditer(text):
+    for code in (_CODE_OR_MATH if math else _CODE).finditer(text):
         parts.append(_isolate_plain(text[pos:code.start()]))
-        parts.append(f'<code dir="ltr">{escape(code.group(1))}</code>')
+        if code.group(1) is None:
+            parts.append(_math(code.group(2)))
+        else:
+            parts.append(f'<code dir="ltr">{keep_tokens(code.group(1))}</code>')
         pos = code.end()
     parts.append(_isolate_plain(text[pos:]))
     return Markup("".join(parts))
 
 
-def _isolate_plain(text: str) -> str:
+def _balance(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink ``text[start:end]`` until its brackets and quotes pair up, then take in a closer
+    that directly follows: "(lora)" isolates "lora", "f(x" + ")" isolates "f(x)", and a quote
+    never ends up on one side of the isolate only (it would be drawn doubled or mirrored)."""
+    changed = True
+    while changed and end - start > 1:
+        changed = False
+        run = text[start:end]
+        for o, c in _PAIRS.items():
+            if run.count(c) > run.count(o) and run.endswith(c):
+                end, changed = end - 1, True
+                break
+            if run.count(o) > run.count(c):
+                if end < len(text) and text[end] == c and text.count(o, start, end) == text.count(c, start, end) + 1:
+                    end, changed = end + 1, True
+                elif run.startswith(o):
+                    start, changed = start + 1, True
+                break
+        else:
+            for q in "\"'":
+                if run.count(q) % 2:
+                    if run.startswith(q):
+                        start, changed = start + 1, True
+                    elif run.endswith(q):
+                        end, changed = end - 1, True
+                    break
+    run = text[start:end]
+    if len(run) > 2 and _PAIRS.get(run[0]) == run[-1] and _balance(run, 1, len(run) - 1) == (1, len(run) - 1):
+        start, end = start + 1, end - 1     # "(full)": the brackets belong to the Persian sentence
+    return start, end
+
+
+def keep_tokens(text: str) -> str:
+    """Escaped ``text`` whose code-like tokens (paths, calls, dotted names) cannot break across lines."""
+    out = []
+    for token in re.split(r"(\s+)", text):
+        if len(token) > 1 and not token.isspace() and _BREAKABLE.search(token):
+            out.append(f'<span class="nb">{escape(token)}</span>')
+        else:
+            out.append(str(escape(token)))
+    return "".join(out)
+
+
+def isolate_latin(text: str, *, localise: bool = True) -> str:
+    """Escaped Persian text whose Latin runs are LTR isolates with ASCII digits; with ``localise``
+    the numbers outside them get Persian digits (catalogue text), without it they stay as written
+    (a student's own words)."""
+    loc = persian_digits if localise else (lambda s: s)
     parts: list[str] = []
     pos = 0
     for run in _LATIN_RUN.finditer(text):
-        start, end = run.span()
-        # a run never ends on a bracket it did not open: "(lora)" isolates "lora"
-        while text[end - 1] in ")]" and end - start > 1 and \
-                text.count("(", start, end) + text.count("[", start, end) < \
-                text.count(")", start, end) + text.count("]", start, end):
-            end -= 1
-        if start < pos:
+        start, end = _balance(text, *run.span())
+        if start < pos or start >= end:
             continue
-        parts.append(str(escape(persian_digits(text[pos:start]))))
-        run_text = _RUN_NUMBER.sub(lambda m: persian_digits(m.group(0)), text[start:end])
-        parts.append(f'<bdi dir="ltr">{escape(run_text)}</bdi>')
+        if not re.search(f"[{_LAT}]", text[start:end]):
+            continue
+        parts.append(str(escape(loc(text[pos:start]))))
+        parts.append(f'<bdi dir="ltr">{keep_tokens(text[start:end].translate(_TO_ASCII))}</bdi>')
         pos = end
-    parts.append(str(escape(persian_digits(text[pos:]))))
+    parts.append(str(escape(loc(text[pos:]))))
     return "".join(parts)
 
 
-def markup_en(text: str) -> Markup:
-    """Escape English text; `code` spans become <code>, foreign-script runs stay isolated."""
+def _isolate_plain(text: str) -> str:
+    return isolate_latin(text, localise=True)
+
+
+def markup_en(text: str, *, math: bool = False) -> Markup:
+    """Escape English text; `code` spans become <code>; with ``math``, ``$…$`` is a formula."""
     parts: list[str] = []
     pos = 0
-    for code in _CODE.finditer(text):
+    for code in (_CODE_OR_MATH if math else _CODE).finditer(text):
         parts.append(str(escape(text[pos:code.start()])))
-        parts.append(f"<code>{escape(code.group(1))}</code>")
+        parts.append(_math(code.group(2)) if code.group(1) is None else f"<code>{keep_tokens(code.group(1))}</code>")
         pos = code.end()
     parts.append(str(escape(text[pos:])))
     return Markup("".join(parts))
@@ -170,15 +237,16 @@ class Lang:
 
     def t(self, key: str, /, **values) -> Markup:
         """The catalogue text for ``key`` as safe HTML in this language."""
-        return self.text(self.raw(key, **values))
+        return self.text(self.raw(key, **values), math=True)
 
-    def text(self, text: str | None) -> Markup:
-        """Free text (a check message, a file name) as safe HTML in this language."""
+    def text(self, text: str | None, *, math: bool = False) -> Markup:
+        """Free text (a check message, a file name) as safe HTML in this language; ``math``
+        (catalogue text) draws ``$…$`` as a formula."""
         text = "" if text is None else str(text)
         if self.rtl and _LATIN_LETTER.search(text) and not _ARABIC.search(text):
             # a wholly English text (a check without a Persian title) stays English, digits included
-            return Markup(f'<span dir="ltr" lang="en" class="en-in-fa">{markup_en(text)}</span>')
-        return isolate_fa(text) if self.rtl else markup_en(text)
+            return Markup(f'<span dir="ltr" lang="en" class="en-in-fa">{markup_en(text, math=math)}</span>')
+        return isolate_fa(text, math=math) if self.rtl else markup_en(text, math=math)
 
     # Numbers: formatted here once, then localised, so tables and sentences agree.
     def _loc(self, s: str) -> str | Markup:

@@ -343,8 +343,20 @@ def _profile_summary(results: Results) -> dict:
 
 
 def report_context(results_dir: Path | str, *, checks=None, student=None, lang: str = "both",
-                   out_dir: Path, today: _dt.date | None = None) -> dict:
-    """Everything ``templates/report.html.j2`` needs; draws the figures into ``out_dir/figures``."""
+                   out_dir: Path, today: _dt.date | None = None, analysis=None) -> dict:
+    """Everything ``templates/report.html.j2`` needs; draws the figures into ``out_dir/figures``.
+
+    ``analysis`` is the folder holding ``analysis.fa.md`` / ``analysis.en.md`` (the submission
+    folder), an :class:`~grader.report.analysis.Analysis`, or None: then the submission folder
+    ``student`` names, when it is a path. A malformed analysis file raises ``AnalysisError``
+    before anything is drawn.
+    """
+    from grader.report.analysis import Analysis, analysis_view, load_analysis
+
+    if analysis is None and isinstance(student, (str, Path)):
+        analysis = student
+    if not isinstance(analysis, Analysis):
+        analysis = load_analysis(analysis)
     results = Results.load(results_dir)
     if isinstance(student, (str, Path)):
         student = load_student(student)
@@ -361,23 +373,26 @@ def report_context(results_dir: Path | str, *, checks=None, student=None, lang: 
         "dates": {L.code: dates(today, L) for L in langs}, "profile": _profile_summary(results),
         "nli": guarded(nli_view, results, figs, "nli_<mode>.json"),
         "fraud": guarded(fraud_view, results, figs, "fraud.json"),
+        "analysis": analysis_view(analysis, [L.code for L in langs]),
         "checks": checks_view(checks, source), "n_figures": figs.count, "figure_paths": figs.paths,
     }
 
 
 def build_report(results_dir: Path | str, *, checks=None, student=None, lang: str = "both",
-                 out_pdf: Path | str, today: _dt.date | None = None) -> Path:
+                 out_pdf: Path | str, today: _dt.date | None = None, analysis=None) -> Path:
     """Write the student's report PDF (and ``<name>.html`` and ``figures/`` beside it).
 
     ``results_dir`` holds the results JSON of docs/CONTRACTS.md; ``checks`` is a checks.json /
     results.json path, a folder holding one, a list of :class:`Check`, or None (look in
     ``results_dir``); ``student`` is a :class:`Student`, a submission folder with
-    ``student.toml``, or None.
+    ``student.toml``, or None; ``analysis`` the folder with the student's ``analysis.*.md``
+    (default: ``student`` when it is a folder).
     """
     start = time.perf_counter()
     out_pdf = Path(out_pdf)
     out_dir = out_pdf.parent
-    ctx = report_context(results_dir, checks=checks, student=student, lang=lang, out_dir=out_dir, today=today)
+    ctx = report_context(results_dir, checks=checks, student=student, lang=lang, out_dir=out_dir, today=today,
+                         analysis=analysis)
     html = render_html("report.html.j2", ctx)
     out_dir.mkdir(parents=True, exist_ok=True)
     out_pdf.with_suffix(".html").write_text(html, encoding="utf-8")
