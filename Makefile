@@ -26,7 +26,7 @@ ifdef SUBMISSION
   GRADE_ARGS += --submission $(SUBMISSION)
 endif
 
-.PHONY: venv grade check report test dist bench clean
+.PHONY: venv setup grade check report test dist bench clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,7 @@ $(STAMP): requirements.txt
 	@touch $(STAMP)
 
 venv: $(STAMP)
+setup: venv
 
 grade: venv
 	$(PY) -m grader grade $(GRADE_ARGS)

@@ -64,7 +64,7 @@ def validate_submission(path: Path | str) -> Path:
         raise SubmissionError(f"{path}: not a folder; a submission is a folder that holds submission/")
     if not (path / "submission").is_dir():
         raise SubmissionError(f"{path}: no submission/ folder inside; put nli.py, adasyn.py and fraud.py "
-                              f"in {path}/submission/ (see assignment/starter)")
+                              f"in {path}/submission/ (the starter's submission/ folder shows the layout)")
     return path.resolve()
 
 
@@ -480,8 +480,8 @@ def grade_many(subs: list[Path], profile: Profile | str, out_root: Path | str, *
         graded = [r for r in results if r.status != "skipped"]
         if not graded:
             return f"; {left} left"
-        per = (time.perf_counter() - began) / len(graded)
-        return f"; {left} left, about {_clock(per * left / max(1, min(jobs, left)))} to go"
+        per = (time.perf_counter() - began) / len(graded)     # already the pace of all workers together
+        return f"; {left} left, about {_clock(per * left)} to go"
 
     with _concurrent_grades(min(jobs, n)):
         if jobs <= 1 or n <= 1:

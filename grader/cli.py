@@ -52,18 +52,29 @@ def _grade(args: argparse.Namespace) -> int:
     return 1 if any(s.status in ("error", "overloaded") for s in summaries) else 0
 
 
+def _default_submission():
+    """The folder graded when none is given: the bundle itself for a student, the reference otherwise."""
+    from grader import batch
+    from grader.environment import ROOT, in_student_bundle
+
+    return batch.validate_submission(ROOT) if in_student_bundle() else batch.reference_submission()
+
+
 def _check(args: argparse.Namespace) -> int:
+    """Exit 0 when every visible check passed, 1 when one failed, 2 when the grader could not grade."""
     import json
     from pathlib import Path
 
     from grader import batch
 
-    sub = batch.validate_submission(args.submission) if args.submission else batch.reference_submission()
+    sub = batch.validate_submission(args.submission) if args.submission else _default_submission()
     out = Path(args.out) if args.out else Path("build") / "check" / batch.submission_id(sub)
     print(f"mizan: visible checks of {sub} on profile {args.profile} (output: {out})", flush=True)
     # The student's own machine: nothing to guard that the student does not own, so no sandbox is required.
     summary = batch.grade_submission(sub, args.profile, out, tasks=args.tasks, visible_only=True, feedback=False,
-                                     allow_unsandboxed=True)
+                                     allow_unsandboxed=True, progress=lambda line: print(line, flush=True))
+    if summary.status == "error":
+        raise MizanError(summary.message)
     checks = json.loads((out / "checks.json").read_text(encoding="utf-8")).get("checks", [])
     for c in checks:
         mark = "PASS" if c["status"] == "passed" else "FAIL"
@@ -71,13 +82,22 @@ def _check(args: argparse.Namespace) -> int:
         if c["status"] != "passed":
             print(f"       {c['message_en']}")
             print(f"       {c['message_fa']}")
-    print(f"\n{summary.score:g}/{summary.max_score:g} points on the visible checks "
-          f"({'unchanged, from the last run' if summary.status == 'skipped' else 'run log: ' + str(out / 'run.log')})")
-    return 0
+    passed = sum(c["status"] == "passed" for c in checks)
+    print(f"\n{summary.score:g}/{summary.max_score:g} points on the visible checks; {passed} of {len(checks)} "
+          f"passed ({'unchanged, from the last run' if summary.status == 'skipped' else 'run log: ' + str(out / 'run.log')})")
+    return 0 if checks and passed == len(checks) else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mizan", description=__doc__.splitlines()[0])
+def build_parser(student_bundle: bool | None = None) -> argparse.ArgumentParser:
+    """The commands of this copy of Mizan: a student bundle has ``check`` and ``report`` only."""
+    from grader.environment import in_student_bundle
+
+    bundle = in_student_bundle() if student_bundle is None else student_bundle
+    default_sub = ("default: this folder, which holds submission/" if bundle
+                   else "default: the reference solution")
+    parser = argparse.ArgumentParser(
+        prog="python -m grader",
+        description="Mizan: grade the deep-learning homework (NLI fine-tuning, fraud detection) and write reports.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_profile(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -85,8 +105,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="model, data and budget (default: %(default)s)")
         return p
 
+    check = with_profile(sub.add_parser(
+        "check", help="run the visible checks on one submission (exit 0 only when all of them pass)"))
+    check.add_argument("--submission", help=f"submission folder ({default_sub})")
+    check.add_argument("--tasks", type=_tasks, default=(), help="comma-separated tasks to check: nli,fraud")
+    check.add_argument("--out", help="output folder (default: build/check/<submission id>)")
+    check.set_defaults(func=_check)
+
+    report = with_profile(sub.add_parser("report", help="write a student's bilingual report.pdf"))
+    report.add_argument("--submission", help=f"submission folder ({default_sub})")
+    report.add_argument("--lang", default="both", choices=("fa", "en", "both"))
+    report.set_defaults(func=lambda args: __import__("grader.report.cli", fromlist=["run_report"]).run_report(args))
+    if bundle:      # a student's own machine: the checks run unsandboxed where no sandbox is possible
+        return parser
+    report.add_argument("--unsandboxed", action="store_true",
+                        help="run the checks a report needs even where no sandbox is possible")
+
     grade = with_profile(sub.add_parser("grade", help="grade one submission or a folder of them"))
-    grade.add_argument("--submission", help="one submission folder (default: the reference solution)")
+    grade.add_argument("--submission", help=f"one submission folder ({default_sub})")
     grade.add_argument("--submissions", help="a folder whose sub-folders are submissions")
     grade.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
     grade.add_argument("--out", default="build/grades", help="output folder (default: %(default)s)")
@@ -95,17 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--unsandboxed", action="store_true",
                        help="grade even where no sandbox is possible; every result is then marked unsandboxed")
     grade.set_defaults(func=_grade)
-
-    check = with_profile(sub.add_parser("check", help="run the visible checks on one submission"))
-    check.add_argument("--submission", help="submission folder (default: the reference solution)")
-    check.add_argument("--tasks", type=_tasks, default=(), help="comma-separated tasks to check: nli,fraud")
-    check.add_argument("--out", help="output folder (default: build/check/<submission id>)")
-    check.set_defaults(func=_check)
-
-    report = with_profile(sub.add_parser("report", help="write a student's bilingual report.pdf"))
-    report.add_argument("--submission", help="submission folder (default: the reference solution)")
-    report.add_argument("--lang", default="both", choices=("fa", "en", "both"))
-    report.set_defaults(func=lambda args: __import__("grader.report.cli", fromlist=["run_report"]).run_report(args))
 
     dist = sub.add_parser("dist", help="build the student bundle and the Gradescope autograder zip")
     dist.add_argument("--out", default="dist", help="output folder (default: %(default)s)")
@@ -121,7 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from grader.environment import EnvironmentProblem, require
+
     args = build_parser().parse_args(argv)
+    try:
+        for warning in require():
+            print(f"mizan: warning: {warning}", file=sys.stderr)
+    except EnvironmentProblem as err:     # before anything runs: nothing graded, nothing cached
+        print(f"mizan: {err}", file=sys.stderr)
+        return 3
     try:
         return int(args.func(args) or 0)
     except MizanError as err:

@@ -1,10 +1,13 @@
-"""``pytest`` entry point of the student bundle (copied there as ``visible_checks.py``).
+"""``pytest`` in the student bundle (copied there as ``conftest.py``; the tests are ``visible_checks.py``).
 
-Running ``pytest`` in the bundle folder grades ``submission/`` next to it with
-the visible checks: the grader's two phases run once, in a subprocess (the
-submission in its sandbox, the checks in a process that never imports it),
-and every visible check becomes one pytest test here, failing with the
-check's English and Persian message.
+Running ``pytest`` in the bundle folder grades ``submission/`` next to it (or
+the folder named by ``SUBMISSION``) with the visible checks, exactly as
+``make check`` does: the grader's two phases run once, in a subprocess
+(``python -m grader check``: the submission in its sandbox, the checks in a
+process that never imports it), its progress lines are shown as they come,
+and every visible check becomes one pytest test, failing with the check's
+English and Persian message. Both commands share ``build/check/<id>/``, so an
+unchanged submission is not graded twice.
 """
 
 from __future__ import annotations
@@ -18,26 +21,53 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "build" / "check"
+CHECKS_ATTR = "mizan_visible_checks"    # on the config object: any pytest version, even a wrong interpreter's
 
 
-def _run_visible_checks() -> list[dict]:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3")
-    (OUT / "checks.json").unlink(missing_ok=True)
-    done = subprocess.run([sys.executable, "-m", "grader", "check", "--submission", str(HERE),
-                           "--out", str(OUT), "--profile", os.environ.get("PROFILE", "cpu")],
-                          cwd=HERE, env=env, capture_output=True, text=True)
-    results = OUT / "checks.json"
-    if not results.is_file():
-        raise RuntimeError(f"the grader wrote no results (exit {done.returncode}):\n{done.stderr[-3000:]}")
+def _say(config, line: str) -> None:
+    """A line on the terminal now, even while pytest captures output."""
+    capman = config.pluginmanager.getplugin("capturemanager")
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    if capman is not None:
+        with capman.global_and_fixture_disabled():
+            (reporter.write_line if reporter else print)(line)
+    else:
+        print(line, flush=True)
+
+
+def _run_visible_checks(config) -> list[dict]:
+    submission = Path(os.environ.get("SUBMISSION") or HERE)
+    if not submission.is_absolute():
+        submission = Path.cwd() / submission
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONUNBUFFERED="1")
+    argv = [sys.executable, "-m", "grader", "check", "--submission", str(submission),
+            "--profile", os.environ.get("PROFILE", "cpu")]
+    proc = subprocess.Popen(argv, cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    printed = []
+    for line in proc.stdout:           # progress lines only; the results become the tests below
+        line = line.rstrip("\n")
+        if line.startswith(("mizan:", "inputs:", "  step", "checks:")):
+            _say(config, line)
+            printed.append(line)
+    err = proc.stderr.read()
+    code = proc.wait()
+    if code not in (0, 1):
+        # The grader could not grade (wrong Python, a bad folder, a grader error): one line, no test run.
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        said = [ln for ln in lines if ln.startswith("mizan:")]
+        pytest.exit((said or lines or [f"python -m grader check exited with status {code}"])[-1], returncode=code)
+    from grader.batch import submission_id
+
+    results = HERE / "build" / "check" / submission_id(submission) / "checks.json"
     return json.loads(results.read_text(encoding="utf-8"))["checks"]
 
 
-CHECKS = _run_visible_checks()
+def pytest_sessionstart(session) -> None:
+    setattr(session.config, CHECKS_ATTR, _run_visible_checks(session.config))
 
 
-@pytest.mark.parametrize("check", CHECKS, ids=[c["name"] for c in CHECKS])
-def test_visible_check(check: dict) -> None:
-    if check["status"] != "passed":
-        pytest.fail(f"{check['title_en']} ({check['points']:g} points)\n{check['message_en']}\n\n"
-                    f"{check['title_fa']}\n{check['message_fa']}", pytrace=False)
+def pytest_generate_tests(metafunc) -> None:
+    if "check" in metafunc.fixturenames:
+        checks = getattr(metafunc.config, CHECKS_ATTR)
+        metafunc.parametrize("check", checks, ids=[c["name"] for c in checks])

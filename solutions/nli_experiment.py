@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from grader.errors import MizanError, ProfileError
-from grader.profiles import LORA_PAPER_NLI, PROFILES, NLIConfig, Profile, get_profile
+from grader.profiles import LORA_PAPER_NLI, NLI_SOURCES, PROFILES, NLIConfig, Profile, get_profile
 
 MODES = ("full", "freeze", "lora")
 CONFIGS = {
@@ -36,8 +36,10 @@ CONFIGS = {
 }
 
 
-def resolve_profile(profile_name: str, config: str = "homework", model: str | None = None) -> Profile:
-    """The profile to run: ``profile_name`` with the ``config``'s NLI budget and, if given, another model."""
+def resolve_profile(profile_name: str, config: str = "homework", model: str | None = None,
+                    source: str | None = None, data: str | None = None) -> Profile:
+    """The profile to run: ``profile_name`` with the ``config``'s NLI budget and, if given, another model
+    and another NLI data source (``--source glue-tsv --data /path/to/MNLI``, as the loaders' errors suggest)."""
     profile = get_profile(profile_name)
     if config not in CONFIGS:
         raise ProfileError(f"unknown config {config!r}: choose one of {', '.join(CONFIGS)}")
@@ -47,6 +49,8 @@ def resolve_profile(profile_name: str, config: str = "homework", model: str | No
         profile = dataclasses.replace(profile, nli=LORA_PAPER_NLI)
     if model is not None:
         profile = profile.replace(nli={"model": model})  # NLIConfig names a missing folder
+    if source is not None or data is not None:
+        profile = profile.replace(nli={k: v for k, v in (("source", source), ("data_path", data)) if v is not None})
     return profile
 
 
@@ -187,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "build/results/paper-lora-paper/ for --config lora-paper)")
     parser.add_argument("--model", default=None,
                         help="a local model folder (save_pretrained / hf download) instead of the profile's model")
+    parser.add_argument("--source", default=None, choices=NLI_SOURCES,
+                        help="NLI data source instead of the profile's (glue-tsv and multinli-jsonl need --data)")
+    parser.add_argument("--data", default=None,
+                        help="folder or file of the local NLI data for --source glue-tsv / multinli-jsonl")
     return parser
 
 
@@ -197,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         from grader.data.nli import load_nli_splits
         from grader.models import quiet_libraries
 
-        profile = resolve_profile(args.profile, args.config, args.model)
+        profile = resolve_profile(args.profile, args.config, args.model, args.source, args.data)
         out_dir = args.out or Path("build/results") / (
             profile.name if args.config == "homework" else f"{profile.name}-{args.config}")
         quiet_libraries()

@@ -105,12 +105,37 @@ def test_a_broken_check_phase_and_a_broken_feedback_never_lose_the_grade(env, mo
     (env.out / "amy" / "feedback.html").mkdir(parents=True)
     kwargs = {**env.kwargs, "rubric_dir": rubric, "feedback": True}
     summary = batch.grade_submission(env.subs / "amy", "smoke", env.out / "amy", **kwargs)
-    assert (summary.status, summary.score, summary.max_score) == ("graded", 0.0, 6.0)
+    # The grade is kept (results.json) but is not the submission's: an error, never cached (issue 13).
+    assert (summary.status, summary.score, summary.max_score) == ("error", 0.0, 6.0)
+    assert summary.message.startswith("the grader could not grade this run (the check phase wrote no results)")
     doc = json.loads((env.out / "amy" / "results.json").read_text())
     assert {t["status"] for t in doc["tests"]} == {"failed"}
     assert all("grader itself failed" in t["output"] for t in doc["tests"])
     log = (env.out / "amy" / "run.log").read_text()
     assert "no check has this id" in log and "feedback failed: IsADirectoryError" in log
+    meta = json.loads((env.out / "amy" / "grade.json").read_text())
+    assert meta["regrade"] is True and meta["grader_errors"] == ["the check phase wrote no results"]
+    again = batch.grade_submission(env.subs / "amy", "smoke", env.out / "amy", **{**kwargs, "feedback": False})
+    assert again.status == "error"          # graded again, not "skipped": the failed run was not cached
+
+
+def test_a_lost_checks_json_is_graded_again_and_each_step_is_announced(env):
+    """Issue 13: a second run once checks.json is gone grades again instead of reading the lost file."""
+    import re
+
+    out, lines = env.out / "amy", []
+    first = batch.grade_submission(env.subs / "amy", "smoke", out, progress=lines.append, **env.kwargs)
+    assert (first.status, first.score) == ("graded", 5.0)
+    steps = [ln for ln in lines if ln.startswith("  step ")]
+    assert len(steps) >= 2 and len(steps) % 2 == 0
+    assert re.fullmatch(r"  step 1/(\d+) demo\.\S+ \.\.\. started", steps[0]), steps
+    assert all(re.fullmatch(r"  step \d+/\d+ demo\.\S+ \.\.\. \w+.* in \d+\.\d s", ln) for ln in steps[1::2]), steps
+    assert re.fullmatch(r"checks: \d+ of \d+ passed, 5/5 points, in \d+\.\d s", lines[-1]), lines
+    assert batch.grade_submission(env.subs / "amy", "smoke", out, **env.kwargs).status == "skipped"
+    (out / "checks.json").unlink()
+    again = batch.grade_submission(env.subs / "amy", "smoke", out, **env.kwargs)
+    assert (again.status, again.score) == ("graded", 5.0)
+    assert (out / "checks.json").is_file()
 
 
 def test_reference_submission_is_built_from_solutions(tmp_path):

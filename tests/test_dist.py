@@ -130,6 +130,21 @@ def test_statement_rubric_table_matches_the_rubric(lang: str):
     assert f"{total:g}" in text
 
 
+@pytest.mark.parametrize("lang", ["en", "fa"])
+def test_statement_budget_table_matches_the_graded_profile(lang: str):
+    # MIZAN_UPDATE_GOLDENS=1 rewrites the block after a profile change.
+    in_sync = dist.sync_statement_budget(lang, write=os.environ.get("MIZAN_UPDATE_GOLDENS") == "1")
+    assert in_sync, f"assignment statement ({lang}) budget table is stale: run MIZAN_UPDATE_GOLDENS=1 pytest {__file__}"
+    text = dist.STATEMENTS[lang].read_text(encoding="utf-8")
+    if lang == "en":
+        assert "| Fraud data | 60,000 generated rows with the 31 columns, 300 frauds (0.50 %)" in text
+        assert "| NLI training | 4 epochs, batch size 32; LoRA r = 8, alpha = 16 |" in text
+    else:
+        assert "۶۰٬۰۰۰ ردیف ساختگی با همان ۳۱ ستون، ۳۰۰ تقلب (۰٫۵۰ درصد)" in text
+        block = text[text.index(dist.BUDGET_START):text.index(dist.BUDGET_END)]
+        assert not re.search(r"(?<![A-Za-z_`])[0-9]", block.replace("`cpu`", "")), "Latin digits in the Persian table"
+
+
 def test_gradescope_upload_layouts(tmp_path: Path):
     starter = ROOT / "assignment" / "starter" / "submission"
     flat = tmp_path / "flat"
@@ -183,20 +198,138 @@ def test_gradescope_run_autograder_on_the_starter(tmp_path: Path):
     assert (root / "results" / "run.log").is_file()
 
 
+def readme_commands(readme: str) -> list[str]:
+    """The commands of the bundle README's section "The three commands", in order."""
+    section = readme.split("## The three commands", 1)[1].split("\n## ", 1)[0]
+    block = re.findall(r"```sh\n(.*?)```", section, re.S)[0]
+    return [line.strip() for line in block.splitlines() if line.strip()]
+
+
+def test_bundle_readme_gives_the_set_up_and_the_three_commands(bundle: Path):
+    readme = (bundle / "README.md").read_text(encoding="utf-8")
+    assert readme_commands(readme) == ["make setup", "make check", ".venv/bin/pytest"]
+    for needed in ("Python 3.11", "student.toml", 'student_id = "', "hidden checks", "SUBMISSION=path/to/folder",
+                   "status 0 only when every visible check passed", "make report", "ASSIGNMENT.md"):
+        assert needed in readme, needed
+    makefile = (bundle / "Makefile").read_text(encoding="utf-8")
+    assert f"--extra-index-url {dist.TORCH_CPU_INDEX}" in makefile     # torch from the CPU index, as setup.sh
+    assert "--quiet" not in makefile                                  # pip says what it does
+    assert (bundle / "ASSIGNMENT.md").read_text(encoding="utf-8") == (ROOT / "assignment" / "README.md").read_text(
+        encoding="utf-8")
+
+
+def test_bundle_help_and_environment_messages_name_only_what_the_bundle_has(bundle: Path):
+    done = subprocess.run([sys.executable, "-m", "grader", "--help"], cwd=bundle, env=ENV, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and "{check,report}" in done.stdout, done.stdout + done.stderr
+    assert "gradescope" not in done.stdout and "dist" not in done.stdout
+    done = subprocess.run([sys.executable, "-m", "grader", "check", "--help"], cwd=bundle, env=ENV,
+                          capture_output=True, text=True, timeout=120)
+    assert "default: this folder, which holds submission/" in " ".join(done.stdout.split())
+    assert "reference" not in done.stdout
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    if base.exists() and subprocess.run([str(base), "-c", "import torch"], capture_output=True).returncode != 0:
+        done = subprocess.run([str(base), "-m", "grader", "check"], cwd=bundle, env=ENV, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 3 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "run `make setup` (or `make check`, which runs it first)" in done.stderr
+        assert not (bundle / "build" / "check").exists()     # nothing graded, nothing cached
+
+
+def _score_line(stdout: str) -> str:
+    return next(line for line in stdout.splitlines() if "points on the visible checks" in line)
+
+
+def _outcomes(stdout: str) -> list[str]:
+    """pytest -ra's summary lines: FAILED/PASSED and the test id (the message after it may be cut)."""
+    return sorted(line.split(" - ")[0] for line in stdout.splitlines() if line.startswith(("FAILED ", "PASSED ")))
+
+
 @pytest.mark.slow
-def test_student_bundle_pytest_on_starter_and_on_reference(bundle: Path, tmp_path: Path):
+def test_student_loop_follows_the_bundle_readme(bundle: Path, tmp_path: Path):
+    """Unpack the bundle and run exactly the commands its README gives, on the starter, a partial
+    submission (SUBMISSION=) and the reference; the visible score equals the official grade's visible part."""
     student = tmp_path / "student"
     shutil.copytree(bundle, student)
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"], cwd=student, env=ENV,
-                          capture_output=True, text=True, timeout=1200)
-    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
-    assert f"{len(VISIBLE)} failed" in done.stdout
-    assert "not implemented" in done.stdout.lower()
-    assert "Traceback" not in done.stdout
+    commands = readme_commands((student / "README.md").read_text(encoding="utf-8"))
+    setup, check, pytest_cmd = commands
+    # The pinned packages are the ones already installed: .venv is this checkout's, so `make setup`
+    # runs pip against it (requirements.txt made newer than the stamp) and PIP_NO_INDEX proves that
+    # nothing needs downloading.
+    # A sandbox shows the interpreter at its real path, not through that link, so the bundle's steps run
+    # with isolation none, as on a laptop without bubblewrap; the official grade below is sandboxed.
+    (student / ".venv").symlink_to(Path(sys.prefix))
+    os.utime(student / "requirements.txt")
+    env = dict(ENV, PIP_NO_INDEX="1", MIZAN_ISOLATION="none")
+    for name in ("SUBMISSION", "MIZAN_SECRET", "MIZAN_SECRET_FILE", "MIZAN_BUILD"):
+        env.pop(name, None)
+    visible_points = sum(e.points for e in load_rubric() if e.visibility == "visible")
 
+    def run(command: str, **extra) -> subprocess.CompletedProcess:
+        return subprocess.run(command, shell=True, cwd=student, env=dict(env, **extra), capture_output=True,
+                              text=True, timeout=1800)
+
+    done = run(setup)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Requirement already satisfied: torch==2.13.0" in done.stdout      # pip is not silent
+
+    # The starter: every visible check fails, make check exits 1, each step is announced.
+    done = run(check)
+    # make exits 2 when a recipe fails; "Error 1" is the grader's status: a check failed
+    assert done.returncode == 2 and "Error 1" in done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (f"0/{visible_points:g} points on the visible checks; 0 of {len(VISIBLE)} passed"
+            in _score_line(done.stdout))
+    assert re.search(r"^  step 1/\d+ \S+ \.\.\. started$", done.stdout, re.M), done.stdout[:2000]
+    assert "Traceback" not in done.stdout + done.stderr
+    first = run(pytest_cmd)
+    assert first.returncode == 1, first.stdout[-3000:] + first.stderr[-3000:]
+    assert re.search(rf"\b{len(VISIBLE)} failed\b", first.stdout), first.stdout[-2000:]
+    assert "not implemented" in first.stdout.lower() and "Traceback" not in first.stdout
+    second = run(pytest_cmd)                     # unchanged files: the same result, from the cache
+    assert second.returncode == 1, second.stdout[-3000:] + second.stderr[-3000:]
+    assert _outcomes(second.stdout) == _outcomes(first.stdout) and len(_outcomes(first.stdout)) == len(VISIBLE)
+
+    # A partial submission elsewhere, named with SUBMISSION=: the reference with an ADASYN that always raises.
+    partial = tmp_path / "partial"
+    (partial / "submission").mkdir(parents=True)
+    for name in dist.API_MODULES:
+        shutil.copy2(ROOT / "solutions" / name, partial / "submission" / name)
+    (partial / "submission" / "adasyn.py").write_text(
+        "class ADASYN:\n"
+        "    def __init__(self, *, beta=1.0, k=5, d_threshold=0.75, random_state=None):\n"
+        "        self.beta, self.k, self.d_threshold, self.random_state = beta, k, d_threshold, random_state\n\n"
+        "    def fit_resample(self, X, y):\n"
+        "        raise RuntimeError('not finished')\n")
+    done = run(f"{check} SUBMISSION={partial}")
+    assert done.returncode == 2 and "Error 1" in done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
+    bundle_checks = json.loads((student / "build" / "check" / "partial" / "checks.json").read_text())["checks"]
+    status = {c["name"]: c["status"] for c in bundle_checks}
+    assert set(status) == VISIBLE
+    assert {n for n, s in status.items() if s != "passed"} == {n for n in VISIBLE if n.startswith("adasyn.")}
+    assert "split.test_original" in status and status["split.test_original"] == "passed"   # not the starter
+    bundle_score = sum(c["earned"] for c in bundle_checks)
+    assert f"{bundle_score:g}/{visible_points:g} points" in _score_line(done.stdout)
+
+    # The official grade of the same files: its visible part is the bundle's score, check by check.
+    official = tmp_path / "grades"
+    done = subprocess.run([sys.executable, "-m", "grader", "grade", "--profile", "smoke", "--submission",
+                           str(partial), "--out", str(official)], cwd=ROOT,
+                          env=dict({k: v for k, v in env.items() if k not in ("MIZAN_ISOLATION", "PIP_NO_INDEX")},
+                                   MIZAN_BUILD=str(tmp_path / "build")), capture_output=True, text=True,
+                          timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    graded = json.loads((official / "partial" / "checks.json").read_text())["checks"]
+    visible_part = {c["name"]: (c["status"], c["earned"]) for c in graded if c["visibility"] == "visible"}
+    assert visible_part == {c["name"]: (c["status"], c["earned"]) for c in bundle_checks}
+    assert sum(e for _, e in visible_part.values()) == bundle_score
+
+    # The reference in the bundle's own submission/: everything passes, both commands exit 0.
     for name in dist.API_MODULES:
         shutil.copy2(ROOT / "solutions" / name, student / "submission" / name)
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=student, env=ENV,
-                          capture_output=True, text=True, timeout=1200)
+    done = run(check)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert f"{len(VISIBLE)} passed" in done.stdout
+    assert (f"{visible_points:g}/{visible_points:g} points on the visible checks; {len(VISIBLE)} of "
+            f"{len(VISIBLE)} passed" in _score_line(done.stdout))
+    done = run(pytest_cmd)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert re.search(rf"\b{len(VISIBLE)} passed\b", done.stdout)

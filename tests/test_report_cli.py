@@ -35,6 +35,7 @@ def setup(tmp_path, monkeypatch):
     def fake_grade(sub_dir, profile, out_dir, **kw):
         calls["grade"].append((Path(sub_dir), profile, Path(out_dir), kw))
         _graded(Path(out_dir), Path(sub_dir), profile, visible_only=kw.get("visible_only", False))
+        return batch.GradeSummary(Path(sub_dir).name, "graded", out_dir=str(out_dir))
 
     monkeypatch.setattr(render, "build_report", fake_report)
     monkeypatch.setattr(batch, "grade_submission", fake_grade)
@@ -69,7 +70,8 @@ def test_an_up_to_date_grading_is_reused(setup):
     assert results_dir == build / "grades" / "alice" / "summary"
     assert kw["checks"] == build / "grades" / "alice"
     assert kw["lang"] == "fa" and kw["student"].name == "Alice Karimi"
-    assert kw["out_pdf"] == build / "reports" / "alice" / "report.pdf"
+    assert kw["out_pdf"] == build / "reports" / "alice" / "smoke" / "report.pdf"   # one folder per profile
+    assert kw["analysis"] == sub
 
 
 def test_the_newest_matching_grading_wins(setup):
@@ -87,7 +89,8 @@ def test_a_changed_submission_is_checked_again(setup):
     report_cli.run_report(_args(sub))
     (gsub, profile, out, kw), = calls["grade"]
     assert (gsub, profile, out) == (sub.resolve(), "smoke", build / "check" / "alice")
-    assert kw == {"visible_only": True, "feedback": False}
+    assert callable(kw.pop("progress"))     # each step is announced on the terminal
+    assert kw == {"visible_only": True, "feedback": False, "allow_unsandboxed": False}   # sandboxed outside a bundle
     assert calls["report"][0][0] == build / "check" / "alice" / "summary"
 
 

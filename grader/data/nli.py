@@ -858,7 +858,7 @@ def _locate(path, split: str, files: dict[str, str], source: str, subfolders: tu
     """The file of ``split`` inside the folder ``path`` (or ``path`` itself when it is a file)."""
     if path is None:
         raise DataError(f"source {source!r} needs a path: the folder holding {', '.join(files.values())} "
-                        f"(pass --data /path/to/folder)")
+                        f"(python -m solutions.nli --source {source} --data /path/to/folder)")
     path = Path(os.path.expanduser(str(path)))
     if path.is_file():
         return path
@@ -937,8 +937,8 @@ def _read_hub(split: str) -> dict[str, list]:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(
             f"could not load {'/'.join(MNLI_HUB)} split {split!r} from the hub ({reason[:200]}). "
-            f"Offline, use a local copy: --source glue-tsv --data /path/to/MNLI (GLUE's train.tsv, "
-            f"dev_matched.tsv, dev_mismatched.tsv) or --source multinli-jsonl --data /path/to/multinli_1.0"
+            f"Offline, use a local copy: python -m solutions.nli --source glue-tsv --data /path/to/MNLI (GLUE's "
+            f"train.tsv, dev_matched.tsv, dev_mismatched.tsv) or --source multinli-jsonl --data /path/to/multinli_1.0"
         ) from None
     missing = [c for c in ("premise", "hypothesis", "label") if c not in ds.column_names]
     if missing:

@@ -16,6 +16,8 @@ import os
 import time
 from pathlib import Path
 
+from grader.errors import MizanError
+
 RESULT_FILES = ("nli_full.json", "nli_freeze.json", "nli_lora.json", "fraud.json")
 
 
@@ -47,8 +49,13 @@ def run_report(args: argparse.Namespace) -> int:
     from grader.report.render import build_report
 
     start = time.perf_counter()
-    reference = not args.submission
-    sub = batch.reference_submission() if reference else batch.validate_submission(args.submission)
+    from grader.environment import ROOT, in_student_bundle
+
+    reference = not args.submission and not in_student_bundle()
+    if args.submission:
+        sub = batch.validate_submission(args.submission)
+    else:       # a student bundle's default is the bundle itself, which holds submission/
+        sub = batch.validate_submission(ROOT) if in_student_bundle() else batch.reference_submission()
     student = load_student(sub)      # a malformed student.toml stops here, before any grading
     sid = batch.submission_id(sub)
     build = Path(os.environ.get("MIZAN_BUILD", "build"))
@@ -57,7 +64,12 @@ def run_report(args: argparse.Namespace) -> int:
         graded = build / "check" / sid
         print(f"mizan: {sub} has no up-to-date grading on profile {args.profile}; running the visible checks "
               f"first (as `make check` does) into {graded}", flush=True)
-        batch.grade_submission(sub, args.profile, graded, visible_only=True, feedback=False)
+        # printing each step as it runs; unsandboxed only on a student's own machine (the bundle), as `make check`
+        summary = batch.grade_submission(sub, args.profile, graded, visible_only=True, feedback=False,
+                                         allow_unsandboxed=in_student_bundle() or bool(getattr(args, "unsandboxed", False)),
+                                         progress=lambda line: print(line, flush=True))
+        if summary.status == "error":
+            raise MizanError(summary.message)
     results_dir = graded / "summary"
     experiments = build / "results" / args.profile
     if reference and _has_results(experiments):
@@ -66,12 +78,13 @@ def run_report(args: argparse.Namespace) -> int:
         # the check results are still worth a report; each task part says what is missing
         print(f"mizan: warning: no results JSON in {results_dir} (see {graded / 'run.log'}); the tasks' "
               f"parts of the report will say 'not available'", flush=True)
-    out_pdf = Path(getattr(args, "out", None) or build / "reports" / sid / "report.pdf")
+    # one folder per profile: a smoke report never overwrites the cpu one
+    out_pdf = Path(getattr(args, "out", None) or build / "reports" / sid / args.profile / "report.pdf")
     if out_pdf.suffix != ".pdf":
         out_pdf = out_pdf / "report.pdf"
     lang = getattr(args, "lang", None) or os.environ.get("REPORT_LANG") or "both"
     t = time.perf_counter()
-    build_report(results_dir, checks=graded, student=student, lang=lang, out_pdf=out_pdf)
+    build_report(results_dir, checks=graded, student=student, lang=lang, out_pdf=out_pdf, analysis=sub)
     print(f"mizan: report of {sid} ({lang}) from {results_dir} and {graded / 'checks.json'}: {out_pdf} "
           f"(rendered in {time.perf_counter() - t:.1f} s, {time.perf_counter() - start:.1f} s in all)")
     return 0
