@@ -6,6 +6,7 @@ PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
 PROFILE  ?= cpu
 JOBS     ?= 1
+WORKERS  ?= auto
 MARKERS  ?=
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
@@ -47,7 +48,7 @@ report: venv
 	$(PY) -m grader report --profile $(PROFILE) $(if $(SUBMISSION),--submission $(SUBMISSION),) --lang $(or $(REPORT_LANG),both)
 
 test: venv
-	$(PY) -m pytest $(MARKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) $(MARKERS) $(PYTEST_ARGS)
 
 dist: venv
 	$(PY) -m grader dist

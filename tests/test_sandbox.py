@@ -303,6 +303,8 @@ def test_an_ordinary_user_gets_the_same_namespaces_through_a_user_namespace(tmp_
 
     if not (shutil.which("setpriv") and os.path.exists("/usr/bin/python3") and bwrap_binary()):
         pytest.skip("needs setpriv, the system python3 and bubblewrap")
+    if not all(os.stat(p).st_mode & 0o005 == 0o005 for p in (*REPO.parents, REPO, Path(bwrap_binary()).parent)):
+        pytest.skip(f"an ordinary user cannot read this checkout ({REPO}) or the bubblewrap binary")
     tmp_path.chmod(0o777)
     script = (
         "import sys; sys.path.insert(0, %r)\n"
