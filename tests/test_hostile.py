@@ -8,9 +8,7 @@ them all with the honest demo submission, two at a time, with small limits.
 
 import hashlib
 import json
-import os
 import socket
-import sys
 import threading
 from pathlib import Path
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader.profiles import Profile
-from grader.run.intake import API_FILES, Sources, read_api_sources, write_run_dir
+from grader.run.intake import Sources, read_api_sources, write_run_dir
 from grader.run.sandbox import (Binds, Limits, SandboxOutcome, gpu_devices, isolation, run_sandboxed, sandbox_env,
                                 step_threads)
 from grader.run.step_api import ALLOWED_SUFFIXES, StepSpec, all_steps

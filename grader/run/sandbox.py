@@ -40,7 +40,6 @@ from __future__ import annotations
 import dataclasses
 import grp
 import os
-import pwd
 import resource
 import secrets
 import selectors
