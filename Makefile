@@ -48,7 +48,7 @@ report: venv
 	$(PY) -m grader report --profile $(PROFILE) $(if $(SUBMISSION),--submission $(SUBMISSION),) --lang $(or $(REPORT_LANG),both)
 
 test: venv
-	$(PY) -m pytest -n $(WORKERS) $(MARKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile $(MARKERS) $(PYTEST_ARGS)
 
 dist: venv
 	$(PY) -m grader dist
