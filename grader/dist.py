@@ -546,10 +546,15 @@ def rubric_markdown(lang: str) -> str:
 
 def sync_statement_rubric(lang: str, *, write: bool) -> bool:
     """True when the statement's rubric block matches the rubric; rewrite it when ``write``."""
+    return _sync_block(lang, RUBRIC_START, RUBRIC_END, rubric_markdown(lang), write=write)
+
+
+def _sync_block(lang: str, start_marker: str, end_marker: str, body: str, *, write: bool) -> bool:
+    """True when the statement's block between the markers is ``body``; rewrite it when ``write``."""
     path = STATEMENTS[lang]
     text = path.read_text(encoding="utf-8")
-    start, end = text.index(RUBRIC_START) + len(RUBRIC_START), text.index(RUBRIC_END)
-    wanted = "\n" + rubric_markdown(lang) + "\n"
+    start, end = text.index(start_marker) + len(start_marker), text.index(end_marker)
+    wanted = "\n" + body + "\n"
     if text[start:end] == wanted:
         return True
     if write:
@@ -600,12 +605,4 @@ def budget_markdown(lang: str) -> str:
 
 def sync_statement_budget(lang: str, *, write: bool) -> bool:
     """True when the statement's budget block matches the profile; rewrite it when ``write``."""
-    path = STATEMENTS[lang]
-    text = path.read_text(encoding="utf-8")
-    start, end = text.index(BUDGET_START) + len(BUDGET_START), text.index(BUDGET_END)
-    wanted = "\n" + budget_markdown(lang) + "\n"
-    if text[start:end] == wanted:
-        return True
-    if write:
-        path.write_text(text[:start] + wanted + text[end:], encoding="utf-8")
-    return False
+    return _sync_block(lang, BUDGET_START, BUDGET_END, budget_markdown(lang), write=write)
