@@ -38,7 +38,8 @@ class Student:
 
 
 def _control_character(text: str) -> str | None:
-    """The first control, line-separator or bidi-override character of ``text`` as U+XXXX, or None."""
+    """The first control, line-separator or bidi-override character of ``text``, written as its code point
+    (``U+202E`` for a right-to-left override), or None when there is none."""
     for ch in text:
         if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS:
             return f"U+{ord(ch):04X}"
