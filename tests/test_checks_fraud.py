@@ -697,3 +697,92 @@ def test_split_checks_fail_without_a_split_run(folders, tmp_path, check_id):
     held = held_copy(folders, tmp_path, "split_runs.json", lambda runs: [])
     status, en, _ = outcome(SPLIT_CHECKS[check_id], CheckContext(ctx.artifacts, held, ctx.profile))
     assert status == "failed" and "the grader's list of split runs is empty" in en
+
+
+# -- messages that say where (issue 13, item 10) -------------------------------------------------
+def _starter_cnn_ctx(tmp_path: Path, status: dict) -> CheckContext:
+    """Artifacts of the starter's cnn step: build_cnn raised NotImplementedError, as recorded by the sandbox."""
+    art = tmp_path / "art"
+    (art / "steps").mkdir(parents=True)
+    (art / "steps" / "fraud.cnn_arch.json").write_text(json.dumps(
+        {"step": "fraud.cnn_arch", "status": "error", "error_type": "NotImplementedError",
+         "message": "build_cnn is not implemented yet", **status}))
+    return CheckContext(art, tmp_path, get_profile("smoke"))
+
+
+@pytest.mark.parametrize("status, en, fa", [
+    ({"where": "fraud.build_cnn (line 25)"},
+     "fraud.build_cnn (line 25) is not implemented yet (it raised NotImplementedError).",
+     "fraud.build_cnn (سطر 25) هنوز پیاده‌سازی نشده است (NotImplementedError داد)."),
+    ({"where": ""},      # no traceback frame inside submission/: the step's own declaration names the function
+     "submission/fraud.py: build_cnn is not implemented yet (it raised NotImplementedError).",
+     "submission/fraud.py: build_cnn هنوز پیاده‌سازی نشده است (NotImplementedError داد)."),
+])
+def test_the_cnn_not_implemented_message_names_build_cnn(tmp_path, status, en, fa):
+    ctx = _starter_cnn_ctx(tmp_path, status)
+    for check in CNN_CHECKS.values():
+        assert outcome(check, ctx) == ("failed", en, fa)
+
+
+def test_a_timed_out_step_names_the_functions_it_calls(tmp_path):
+    ctx = _starter_cnn_ctx(tmp_path, {"status": "timeout", "error_type": None, "message": "", "where": ""})
+    status, en, fa = outcome(cnn_arch.test_dropout_rates, ctx)
+    assert en.endswith("Look for an endless loop or work far beyond the budget in submission/fraud.py: build_cnn.")
+    assert "your submission" not in en + fa and "submission/fraud.py: build_cnn" in fa
+
+
+def test_a_leak_in_every_run_is_one_sentence_naming_the_four_runs(folders, tmp_path):
+    status, en, fa = outcome(split_protocol.test_sampler_saw_training_rows_only,
+                             _split_ctx(folders, tmp_path, _before_split))
+    assert status == "failed"
+    assert en == ("In all 4 runs (s0, s1, s2, s3): the sampler was given 2500 rows, 492–751 of which ended up in "
+                  "the test part: it ran before the split (the leak that inflates test scores). Expected: split "
+                  "first, then sampler.fit_resample(X_train, y_train). Look at split_then_resample in "
+                  "submission/fraud.py.")
+    assert fa == ("در هر 4 اجرا (s0، s1، s2، s3): به sampler در مجموع 2500 سطر داده شد که 492 تا 751 سطر از آن‌ها در بخش "
+                  "آزمون قرار گرفتند: بازنمونه‌گیری پیش از تقسیم انجام شده است (نشت داده که امتیازهای آزمون را "
+                  "بزرگ‌تر از واقع نشان می‌دهد). انتظار: اول تقسیم، سپس sampler.fit_resample(X_train, y_train). "
+                  "split_then_resample در submission/fraud.py را بررسی کنید.")
+
+
+def test_runs_are_collapsed_only_when_they_share_the_fault():
+    def run(name, seed):
+        return split_protocol.SplitRun(name, seed, 0.2, [], *([np.zeros(0)] * 8))
+    s0, s1, s2 = run("s0", 0), run("s1", 1), run("s2", 2)
+    problems = [(s0, "found 3 rows.", "3 سطر پیدا شد."), (s1, "found 7 rows.", "7 سطر پیدا شد."),
+                (s2, "never called.", "هرگز فراخوانی نشد.")]
+    assert split_protocol.collapse_runs(problems, 3) == [
+        ("In 2 of the 3 runs (s0, s1): found 3–7 rows.", "در 2 اجرا از 3 اجرا (s0، s1): 3 تا 7 سطر پیدا شد."),
+        ("Run s2 (seed 2, test_size 0.2): never called.", "اجرای s2 (seed=2، test_size=0.2): هرگز فراخوانی نشد.")]
+
+
+def test_every_bad_adasyn_input_is_described_in_persian():
+    names = {case["name"] for case in tasks.adasyn_error_cases()} - {"control"}
+    assert set(adasyn_errors.PROBLEM_FA) == names
+
+
+def test_a_lenient_adasyn_is_told_which_input_in_persian(folders, tmp_path):
+    class Lenient(BASE_ADASYN):
+        def fit_resample(self, X, y):
+            if len(set(np.asarray(y).tolist())) > 2:
+                return np.asarray(X), np.asarray(y)
+            return super().fit_resample(X, y)
+
+    status, _, fa = outcome(adasyn_errors.test_bad_input_raises_value_error, adasyn_ctx(folders, tmp_path, Lenient))
+    assert status == "failed" and fa.startswith("ورودی non_binary_y (y سه کلاس دارد): انتظار ValueError می‌رفت، "
+                                                 "اما هیچ خطایی رخ نداد.")
+
+
+def test_every_step_names_the_submission_functions_it_calls():
+    """A step that stops without a traceback (timeout, kill, crash) is still reported with its functions."""
+    from grader.run.step_api import all_steps, describe_calls, step
+
+    assert {s.id: describe_calls(s.calls) for s in all_steps() if s.id.startswith("fraud.")} == {
+        "fraud.adasyn_cases": "submission/adasyn.py: ADASYN.fit_resample",
+        "fraud.adasyn_errors": "submission/adasyn.py: ADASYN.fit_resample",
+        "fraud.split": "submission/fraud.py: split_then_resample",
+        "fraud.cnn_arch": "submission/fraud.py: build_cnn",
+        "fraud.detector": "submission/fraud.py: FraudDetector.fit, FraudDetector.predict_proba"}
+    assert all(s.calls for s in all_steps() if s.module.startswith("grader.run.steps."))
+    with pytest.raises(ValueError, match=r"calls entry 'build_cnn' should be '<module>.<function>'"):
+        step("fraud.bad", task="fraud", calls=("build_cnn",))

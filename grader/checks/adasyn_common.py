@@ -40,7 +40,7 @@ def require_cases(cases: list[dict], kinds: tuple[str, ...]) -> None:
     if missing:
         raise CheckFailed(f"This check has no evidence: the grader's ADASYN cases hold no case of kind "
                           f"{', '.join(missing)}, so nothing could be compared.",
-                          f"این بررسی شاهدی ندارد: موردهای ADASYN داور هیچ موردی از نوع {', '.join(missing)} "
+                          f"این بررسی شاهدی ندارد: موردهای ADASYN ارزیاب هیچ موردی از نوع {', '.join(missing)} "
                           f"ندارند، پس چیزی برای مقایسه نیست.")
 
 

@@ -130,7 +130,7 @@ def test_normalised_ratios(ctx):
             problems.append((f"Case {case['name']}: expected r_hat_ = r_ / sum(r_) = {fmt(expected)} "
                              f"(summing to 1), found {fmt(r_hat)} (sum {float(np.sum(r_hat)):.4g}).",
                              f"مورد {case['name']}: انتظار r_hat_ = r_ / sum(r_) = {fmt(expected)} بود "
-                             f"(با مجموع ۱)، {fmt(r_hat)} (با مجموع {float(np.sum(r_hat)):.4g}) به دست آمد."))
+                             f"(با مجموع 1)، {fmt(r_hat)} (با مجموع {float(np.sum(r_hat)):.4g}) به دست آمد."))
     report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
 
 
@@ -163,5 +163,5 @@ def test_rounded_counts(ctx):
             problems.append((f"Case {case['name']}: expected g_ = np.rint(r_hat_ * G_) = {fmt(expected)} "
                              f"(floor or largest remainder also accepted), found {fmt(g)}.",
                              f"مورد {case['name']}: انتظار g_ = np.rint(r_hat_ * G_) = {fmt(expected)} بود "
-                             f"(floor یا بزرگ‌ترین باقی‌مانده هم پذیرفته است)، {fmt(g)} به دست آمد."))
+                             f"(np.floor یا بزرگ‌ترین باقی‌مانده هم پذیرفته است)، {fmt(g)} به دست آمد."))
     report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)

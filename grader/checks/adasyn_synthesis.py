@@ -238,7 +238,7 @@ def test_nothing_generated_above_threshold(ctx):
     if not exercised:
         problems.append(("No threshold case of the grader has d >= d_threshold and rows to generate otherwise "
                          "(G > 0), so the threshold could not be exercised.",
-                         "هیچ مورد آستانه‌ای در داور d >= d_threshold و در غیر این صورت سطری برای تولید (G > 0) "
+                         "هیچ مورد آستانه‌ای در ارزیاب d >= d_threshold و در غیر این صورت سطری برای تولید (G > 0) "
                          "ندارد، پس آستانه آزموده نشد."))
     elif not problems and not generates_somewhere(ctx):
         problems.append(("X_res = X on the threshold cases, but nothing was generated on any case with "
@@ -275,5 +275,5 @@ def test_same_random_state_same_rows(ctx):
                              f"با random_state بگیرید."))
     if not repeated:
         problems.append(("The grader's ADASYN cases hold no case run twice, so reproducibility had no evidence.",
-                         "موردهای ADASYN داور هیچ موردی با دو اجرا ندارند، پس برای تکرارپذیری شاهدی نیست."))
+                         "موردهای ADASYN ارزیاب هیچ موردی با دو اجرا ندارند، پس برای تکرارپذیری شاهدی نیست."))
     report(problems, where_en="how ADASYN uses random_state", where_fa="نحوهٔ استفادهٔ ADASYN از random_state")

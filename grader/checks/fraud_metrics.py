@@ -26,7 +26,7 @@ BOOTSTRAP_SAMPLES = 1000
 BOOTSTRAP_SEED = 0
 Z95 = 1.959963984540054
 WHERE_EN = "FraudDetector in submission/fraud.py (fit: scaling with training statistics, the CNN, its training)"
-WHERE_FA = "FraudDetector در submission/fraud.py (fit: مقیاس‌بندی با آمار آموزش، CNN و آموزش آن)"
+WHERE_FA = "FraudDetector در submission/fraud.py (متد fit(): مقیاس‌بندی با آمار آموزش، CNN و آموزش آن)"
 
 
 def wilson_lower(successes: int, n: int, z: float = Z95) -> float:
@@ -87,14 +87,14 @@ def test_pr_auc_above_threshold(ctx):
     from sklearn.metrics import average_precision_score
 
     y, p = predictions(ctx)
-    need = thresholds_for(ctx.profile.name)["pr_auc"]
+    need = thresholds_for(ctx.profile)["pr_auc"]
     point = float(average_precision_score(y, p))
     lower = bootstrap_lower(y, p)
     if lower < need:
         fail(en=f"Expected the held-back PR-AUC's 95 % lower bound to reach {need:.3f} (profile "
                 f"{ctx.profile.name}); found PR-AUC {point:.3f} with lower bound {lower:.3f} (base rate "
                 f"{y.mean():.4f}, {int(y.sum())} frauds in {len(y)} rows). Look at {WHERE_EN}.",
-             fa=f"انتظار می‌رفت حد پایین بازهٔ ۹۵٪ PR-AUC روی داده‌های کنارگذاشته به {need:.3f} برسد "
+             fa=f"انتظار می‌رفت حد پایین بازهٔ ۹۵٪ PR-AUC روی داده‌های نگه‌داشته به {need:.3f} برسد "
                 f"(پروفایل {ctx.profile.name})؛ PR-AUC برابر {point:.3f} با حد پایین {lower:.3f} به دست آمد "
                 f"(نرخ پایه {y.mean():.4f}). {WHERE_FA} را بررسی کنید.")
 
@@ -103,7 +103,7 @@ def test_pr_auc_above_threshold(ctx):
 def test_recall_above_threshold(ctx):
     """Wilson's lower bound of the recall at threshold 0.5 reaches the profile's threshold."""
     y, p = predictions(ctx)
-    need = thresholds_for(ctx.profile.name)["recall"]
+    need = thresholds_for(ctx.profile)["recall"]
     at = metrics_at(y, p, 0.5)
     tp = at["confusion_matrix"][1][1]
     positives = int(y.sum())
@@ -113,7 +113,7 @@ def test_recall_above_threshold(ctx):
                 f"{ctx.profile.name}); found recall {at['recall']:.3f} ({tp} of {positives} frauds caught, "
                 f"lower bound {lower:.3f}). A model that predicts 'legitimate' for everything catches none. "
                 f"Look at {WHERE_EN}.",
-             fa=f"انتظار می‌رفت حد پایین ویلسون (۹۵٪) بازیابی (recall) در آستانهٔ 0.5 دست‌کم {need:.3f} باشد "
+             fa=f"انتظار می‌رفت حد پایین ویلسون (۹۵٪) بازیابی در آستانهٔ 0.5 دست‌کم {need:.3f} باشد "
                 f"(پروفایل {ctx.profile.name})؛ بازیابی {at['recall']:.3f} ({tp} از {positives} تقلب، حد پایین "
                 f"{lower:.3f}) به دست آمد. مدلی که همه را «سالم» پیش‌بینی کند هیچ تقلبی را نمی‌گیرد. "
                 f"{WHERE_FA} را بررسی کنید.")

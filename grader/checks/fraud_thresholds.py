@@ -48,10 +48,15 @@ THRESHOLDS: dict[str, dict[str, float]] = {
 }
 
 
-def thresholds_for(profile: str) -> dict[str, float]:
-    """``{"pr_auc": ..., "recall": ...}`` lower-bound thresholds of ``profile``."""
+def thresholds_for(profile) -> dict[str, float]:
+    """``{"pr_auc": ..., "recall": ...}`` lower-bound thresholds of ``profile`` (a name or a Profile, whose
+    course configuration's ``[thresholds.fraud]`` replaces the measured values it sets)."""
+    name = profile if isinstance(profile, str) else profile.name
     try:
-        return THRESHOLDS[profile]
+        measured = THRESHOLDS[name]
     except KeyError:
-        raise ProfileError(f"no fraud metric thresholds for profile {profile!r}; add them to "
+        raise ProfileError(f"no fraud metric thresholds for profile {name!r}; add them to "
                            f"grader/checks/fraud_thresholds.py (measured as its docstring says)") from None
+    if isinstance(profile, str):
+        return dict(measured)
+    return {key: profile.threshold("fraud", key, value) for key, value in measured.items()}

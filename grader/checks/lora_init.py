@@ -62,7 +62,7 @@ def test_lora_starts_at_the_pretrained_model(ctx: CheckContext):
     if base.size == 0:
         fail(en=f"{OUTPUTS} holds no logits for the grader's probe pairs, so the adapted model's output at "
                 f"initialisation could not be compared with the pretrained model's.",
-             fa=f"فایل {OUTPUTS} هیچ logit ای برای جفت‌های آزمون داور ندارد، پس خروجی مدل آداپته‌شده در آغاز با "
+             fa=f"فایل {OUTPUTS} هیچ logit ای برای جفت‌های آزمون ارزیاب ندارد، پس خروجی مدل آداپته‌شده در آغاز با "
                 f"مدل پیش‌آموخته مقایسه نشد.")
     if base.shape != lora.shape:
         fail(en=f"The LoRA model's logits have shape {lora.shape}, the base model's {base.shape}; the adapted "
@@ -75,7 +75,7 @@ def test_lora_starts_at_the_pretrained_model(ctx: CheckContext):
                 f"model computes (B = 0, same head); its logits differ by up to {gap:.3g} on the grader's probe "
                 f"pairs. Do not change the weights or the head when adding the adapters.",
              fa=f"درست پس از prepare_model(mode='lora') مدل باید دقیقاً همان خروجی مدل پیش‌آموخته را بدهد "
-                f"(B = 0 و همان سر)؛ logits روی جفت‌های آزمون داور تا {gap:.3g} اختلاف دارند. هنگام افزودن "
+                f"(B = 0 و همان سر)؛ logits روی جفت‌های آزمون ارزیاب تا {gap:.3g} اختلاف دارند. هنگام افزودن "
                 f"آداپتورها وزن‌ها یا سر را تغییر ندهید.")
 
 
@@ -107,6 +107,6 @@ def test_lora_a_is_random(ctx: CheckContext):
         fail(en=f"Expected every LoRA A drawn at random (peft's Kaiming-uniform, std ≈ 1/√(3·d_in), or N(0, 1/r)) "
                 f"so the adapter can learn from the first step; found {len(problems)} implausible: "
                 f"{'; '.join(problems[:3])}. Keep peft's default initialisation of A.",
-             fa=f"انتظار می‌رفت همهٔ ماتریس‌های A در LoRA تصادفی باشند (Kaiming-uniform در peft با انحراف معیار "
+             fa=f"انتظار می‌رفت همهٔ ماتریس‌های A در LoRA تصادفی باشند (توزیع یکنواخت Kaiming در peft با انحراف معیار "
                 f"≈ 1/√(3·d_in)، یا N(0, 1/r)) تا آداپتور از گام نخست یاد بگیرد؛ {len(problems)} مورد نامعقول "
                 f"پیدا شد: {'; '.join(problems[:3])}. مقداردهی اولیهٔ پیش‌فرض peft را برای A نگه دارید.")

@@ -59,8 +59,11 @@ DEFAULT_THRESHOLDS = {"full": 0.40, "freeze": 0.36, "lora": 0.40}
 """For profiles without a measured row (a custom local model): clearly above chance (1/3)."""
 
 
-def threshold(profile_name: str, mode: str) -> float:
-    return THRESHOLDS.get(profile_name, DEFAULT_THRESHOLDS)[mode]
+def threshold(profile, mode: str) -> float:
+    """The course's ``[thresholds.nli] <mode>`` where its configuration sets one, else the measured row above."""
+    name = profile if isinstance(profile, str) else profile.name
+    default = THRESHOLDS.get(name, DEFAULT_THRESHOLDS)[mode]
+    return default if isinstance(profile, str) else profile.threshold("nli", mode, default)
 
 
 def _predictions(ctx: CheckContext, mode: str):
@@ -73,7 +76,7 @@ def _predictions(ctx: CheckContext, mode: str):
         fail(en=f"predict after {mode} training did not return label ids: {err.get('message')}. Return a numpy "
                 f"array of ints 0 (entailment), 1 (neutral), 2 (contradiction), one per pair.",
              fa=f"predict پس از آموزش در حالت {mode} شناسهٔ برچسب برنگرداند: {err.get('message')}. یک آرایهٔ "
-                f"numpy از اعداد صحیح 0 (استلزام)، 1 (خنثی)، 2 (تناقض)، یکی برای هر جفت برگردانید.")
+                f"NumPy از اعداد صحیح 0 (استلزام)، 1 (خنثی)، 2 (تناقض)، یکی برای هر جفت برگردانید.")
     labels = ctx.heldback_npy(T.HELDBACK_LABELS)
     preds = np.asarray(ctx.artifact_npz(f"nli/predictions_{mode}.npz", step=step).get("labels", np.zeros(0)))
     if preds.shape != labels.shape:
@@ -95,7 +98,7 @@ def _accuracy_check(ctx: CheckContext, mode: str) -> None:
     n = int(labels.size)
     correct = int((preds == labels).sum())
     low, high = T.wilson_interval(correct, n)
-    need = threshold(ctx.profile.name, mode)
+    need = threshold(ctx.profile, mode)
     if low < need:
         counts = Counter(int(v) for v in preds)
         spread = ", ".join(f"{name} {counts.get(i, 0)}" for i, name in enumerate(("entailment", "neutral",
@@ -113,7 +116,7 @@ def _accuracy_check(ctx: CheckContext, mode: str) -> None:
         fail(en=f"Expected the {mode} model's held-back accuracy to be convincingly above {need:.2f} (lower end "
                 f"of the 95 % Wilson interval ≥ {need:.2f}); found {correct}/{n} = {correct / n:.3f}, interval "
                 f"[{low:.3f}, {high:.3f}]. Predicted labels: {spread}.{hint}",
-             fa=f"انتظار می‌رفت دقت مدل {mode} روی دادهٔ نگه‌داشته به‌طور قانع‌کننده بالاتر از {need:.2f} باشد "
+             fa=f"انتظار می‌رفت صحت مدل {mode} روی دادهٔ نگه‌داشته به‌طور قانع‌کننده بالاتر از {need:.2f} باشد "
                 f"(کران پایین بازهٔ ویلسون ۹۵٪ ≥ {need:.2f})؛ {correct}/{n} = {correct / n:.3f} با بازهٔ "
                 f"[{low:.3f}, {high:.3f}] به دست آمد. برچسب‌های پیش‌بینی‌شده: {spread_fa}.{hint_fa}")
 
@@ -166,5 +169,5 @@ def test_train_returns_one_record_per_epoch(ctx: CheckContext):
         if problem:
             fail(en=f"train(...) in {mode} mode {problem}. Expected one dict per epoch, epochs numbered from 1, "
                     f"with finite train_loss ≥ 0, eval_loss ≥ 0 and eval_accuracy in [0, 1].",
-                 fa=f"train(...) در حالت {mode}: {problem}. انتظار یک dict برای هر دوره (epoch) می‌رفت، با "
-                    f"شماره‌گذاری از 1 و مقادیر متناهی train_loss ≥ 0، eval_loss ≥ 0 و eval_accuracy در [0, 1].")
+                 fa=f"train(...) در حالت {mode}: {problem}. انتظار یک دیکشنری برای هر دوره می‌رفت، با کلید `epoch` که "
+                    f"از 1 شماره می‌خورد و مقادیر متناهی train_loss ≥ 0، eval_loss ≥ 0 و eval_accuracy در [0, 1].")

@@ -38,7 +38,7 @@ def _case(ctx: CheckContext, name: str, call: str) -> list[list[int]]:
     if err:
         fail(en=f"{call} failed: {err.get('type')}: {err.get('message')}. encode_pairs must return a dict with "
                 f"input_ids and attention_mask, one row per pair.",
-             fa=f"{call} شکست خورد: {err.get('type')}: {err.get('message')}. encode_pairs باید یک dict با "
+             fa=f"{call} شکست خورد: {err.get('type')}: {err.get('message')}. encode_pairs باید یک دیکشنری با "
                 f"input_ids و attention_mask برگرداند، یک سطر برای هر جفت.")
     ids, mask = record.get("input_ids"), record.get("attention_mask")
     if not isinstance(ids, list) or not isinstance(mask, list) or len(ids) != record.get("n") or len(mask) != len(ids):
@@ -62,7 +62,7 @@ def _same_count_or_fail(rows: list, pairs: list, call: str) -> None:
     if len(rows) != len(pairs) or not pairs:
         fail(en=f"{call} returned {len(rows)} rows for the grader's {len(pairs)} pairs; expected one row per pair, "
                 f"in order, so that every pair can be judged.",
-             fa=f"{call} برای {len(pairs)} جفت داور {len(rows)} سطر برگرداند؛ انتظار یک سطر برای هر جفت، به همان "
+             fa=f"{call} برای {len(pairs)} جفت ارزیاب {len(rows)} سطر برگرداند؛ انتظار یک سطر برای هر جفت، به همان "
                 f"ترتیب، می‌رفت تا همهٔ جفت‌ها بررسی شوند.")
 
 
@@ -106,7 +106,7 @@ def test_pairs_are_encoded_as_sentence_pairs(ctx: CheckContext):
         if not judged:
             fail(en=f"{call}: none of the grader's {len(pairs)} short pairs fits max_length={limit} untruncated, so "
                     f"no pair encoding could be compared.",
-                 fa=f"{call}: هیچ‌یک از {len(pairs)} جفت کوتاه داور بدون برش در max_length={limit} جا نمی‌گیرد، پس "
+                 fa=f"{call}: هیچ‌یک از {len(pairs)} جفت کوتاه ارزیاب بدون برش در max_length={limit} جا نمی‌گیرد، پس "
                     f"هیچ رمزگذاری جفتی مقایسه نشد.")
 
 
@@ -140,5 +140,5 @@ def test_long_pairs_are_truncated(ctx: CheckContext):
     if longest <= max_length:
         fail(en=f"{call}: none of the grader's {len(rows)} long pairs is longer than max_length={max_length} "
                 f"untruncated, so truncation was not exercised.",
-             fa=f"{call}: هیچ‌یک از {len(rows)} جفت بلند داور بدون برش از max_length={max_length} بلندتر نیست، پس "
+             fa=f"{call}: هیچ‌یک از {len(rows)} جفت بلند ارزیاب بدون برش از max_length={max_length} بلندتر نیست، پس "
                 f"برش آزموده نشد.")

@@ -93,7 +93,7 @@ def test_count_parameters_matches_the_graders_count(ctx: CheckContext):
                     f"It must return (trainable, total) for any model, peft-wrapped or not, on any device.",
                  fa=f"count_parameters روی مدلِ حاصل از {call_fa} خطای {err.get('type')} داد: "
                     f"{err.get('message')}. این تابع باید برای هر مدلی (با یا بدون peft، روی هر دستگاهی) "
-                    f"زوج (trainable, total) را برگرداند.")
+                    f"زوج `(trainable, total)` را برگرداند.")
         got = st.get("count")
         judged += 1
         if not isinstance(got, list) or tuple(got) != want:
@@ -109,7 +109,7 @@ def test_count_parameters_matches_the_graders_count(ctx: CheckContext):
                 "trainable = those with requires_grad=True, each shared tensor once, as peft's "
                 "get_nb_trainable_parameters). " + "; ".join(wrong[:4]) +
                 (f"; and {len(wrong) - 4} more" if len(wrong) > 4 else "") + ".",
-             fa="خروجی count_parameters با شمارش داور نمی‌خواند (جمع numel() روی named_parameters()؛ "
+             fa="خروجی count_parameters با شمارش ارزیاب نمی‌خواند (جمع numel() روی named_parameters()؛ "
                 "قابل آموزش یعنی requires_grad=True، هر تانسور مشترک یک بار، مانند get_nb_trainable_parameters "
                 "در peft). " + "؛ ".join(wrong_fa[:4]) +
                 (f"؛ و {len(wrong_fa) - 4} مورد دیگر" if len(wrong_fa) > 4 else "") + ".")
@@ -128,4 +128,4 @@ def test_unknown_mode_raises_value_error(ctx: CheckContext):
         fail(en=f"Expected prepare_model(model, 'bogus') to raise ValueError naming the mode; {found}. "
                 f"Check the mode first: if mode not in ('full', 'freeze', 'lora'): raise ValueError(...).",
              fa=f"انتظار می‌رفت prepare_model(model, 'bogus') خطای ValueError با نام حالت بدهد؛ اما {found_fa}. "
-                f"اول حالت را بررسی کنید: if mode not in ('full', 'freeze', 'lora'): raise ValueError(...).")
+                f"اول حالت را بررسی کنید: `if mode not in ('full', 'freeze', 'lora'): raise ValueError(...)`.")

@@ -57,7 +57,7 @@ def test_predict_returns_the_models_argmax(ctx: CheckContext):
                 "model.eval() so dropout is off.")
         hint_fa = (f" همهٔ پیش‌بینی‌ها {int(got[0])} است: آیا خروجی مدل اصلاً ذخیره می‌شود؟" if single else
                    " ترتیب ورودی را حفظ کنید (مرتب‌سازی بر اساس طول را برگردانید)، argmax را روی محور آخر بگیرید و "
-                   "model.eval() را صدا بزنید تا dropout خاموش باشد.")
+                   "model.eval() را صدا بزنید تا لایه‌های Dropout خاموش باشند.")
         fail(en=f"Expected predict to return, for each pair in input order, the argmax of the given model's logits; "
                 f"{wrong.size} of {int(judged.sum())} clear-cut pairs differ ({shown}).{hint}",
              fa=f"انتظار می‌رفت predict برای هر جفت، به ترتیب ورودی، argmax ِ logitهای مدل داده‌شده را برگرداند؛ "

@@ -42,7 +42,7 @@ def _changed(recorded: dict, pretrained: dict) -> tuple[set, set]:
     encoder = {n for n in pretrained if not n.startswith(T.HEAD_PREFIX)}
     if not encoder:
         fail(en="The grader's pretrained model lists no encoder weight, so no weight could be compared.",
-             fa="مدل پیش‌آموختهٔ داور هیچ وزن رمزگذاری ندارد، پس هیچ وزنی مقایسه نشد.")
+             fa="مدل پیش‌آموختهٔ ارزیاب هیچ وزن رمزگذاری ندارد، پس هیچ وزنی مقایسه نشد.")
     missing = {n for n in encoder if n not in recorded}
     changed = {n for n in encoder - missing if recorded[n].get("sha256") != pretrained[n]["sha256"]}
     return missing, changed

@@ -33,7 +33,7 @@ _REPORTS: dict = {}
 def check_argv(artifacts: Path | str, heldback: Path | str, profile: str, results_out: Path | str, *,
                visible_only: bool = False, tasks: list[str] | tuple[str, ...] | None = None,
                checks_dir: Path | str | None = None, rubric_dir: Path | str | None = None,
-               quiet: bool = True) -> list[str]:
+               quiet: bool = True, profile_json: Path | str | None = None) -> list[str]:
     """Arguments for ``python -m pytest`` that run the checks over one artifacts folder."""
     # --assert=plain: with python_files=*.py, assertion rewriting would recompile torch and transformers
     # on import (3 minutes instead of 20 s); checks fail through CheckFailed, not rewritten asserts.
@@ -53,6 +53,8 @@ def check_argv(artifacts: Path | str, heldback: Path | str, profile: str, result
         argv += ["--tasks", ",".join(tasks)]
     if rubric_dir:
         argv += ["--rubric-dir", str(rubric_dir)]
+    if profile_json:
+        argv += ["--profile-json", str(profile_json)]
     return argv
 
 
@@ -65,19 +67,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--tasks", default="", help="comma-separated tasks (rubric file stems), e.g. nli")
     group.addoption("--results-out", help="where to write the scored results (JSON)")
     group.addoption("--rubric-dir", help="rubric folder (default: grader/rubric)")
+    group.addoption("--profile-json", help="the effective profile (Profile.to_dict) of a course configuration; "
+                                           "default: the built-in profile named by --profile")
 
 
 def _tasks(config: pytest.Config) -> tuple[str, ...]:
     return tuple(t.strip() for t in (config.getoption("--tasks") or "").split(",") if t.strip())
 
 
+def _profile(config: pytest.Config):
+    """The effective profile: ``--profile-json`` (a course configuration's values) or the built-in one."""
+    from grader.profiles import Profile, get_profile
+
+    path = config.getoption("--profile-json")
+    if path:
+        return Profile.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    return get_profile(config.getoption("--profile"))
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    from grader.rubric import apply_overrides
+
     config.addinivalue_line("markers", "check(id): a graded check; its points and visibility are in grader/rubric")
     try:
         rubric = load_rubric(config.getoption("--rubric-dir"))
+        profile = _profile(config)
     except RubricError as err:
         raise pytest.UsageError(str(err)) from None
-    config.stash[_STASH] = {"rubric": rubric, "ids": {}, "selected": [], "start": time.time()}
+    # every check id stays known (the collection validates against all of them); switched-off ones are deselected
+    graded = apply_overrides(rubric, profile.rubric)
+    config.stash[_STASH] = {"rubric": graded, "all_ids": {e.id for e in rubric}, "ids": {}, "selected": [],
+                            "start": time.time(), "profile": profile}
     _COLLECT_ERRORS.clear()
     _REPORTS.clear()
 
@@ -122,7 +142,7 @@ def _validate_and_select(config: pytest.Config, state: dict, items: list) -> Non
     for item in items:
         cid = _check_id(item)
         where = f"{item.path}::{item.name}"
-        if cid not in rubric:
+        if cid not in state["all_ids"]:
             raise pytest.UsageError(f"{where}: check id {cid!r} is not in the rubric "
                                     f"(add a [\"{cid}\"] table to grader/rubric/<task>.toml)")
         if cid in owners:
@@ -130,7 +150,7 @@ def _validate_and_select(config: pytest.Config, state: dict, items: list) -> Non
         owners[cid] = where
         state["ids"][item.nodeid] = cid
     if not _COLLECT_ERRORS:
-        for entry in state["rubric"]:
+        for entry in state["rubric"]:       # (a check switched off by the course is not in state["rubric"])
             if entry.id not in owners:
                 raise pytest.UsageError(f"{entry.source} [{entry.id!r}]: no check has this id "
                                         f"(mark one with @pytest.mark.check({entry.id!r}) or remove the table)")
@@ -138,8 +158,9 @@ def _validate_and_select(config: pytest.Config, state: dict, items: list) -> Non
     visible_only = config.getoption("--visible-only")
     keep, drop = [], []
     for item in items:
-        entry = rubric[state["ids"][item.nodeid]]
-        ok = (not tasks or entry.task in tasks) and (not visible_only or entry.visibility == "visible")
+        entry = rubric.get(state["ids"][item.nodeid])
+        ok = entry is not None and (not tasks or entry.task in tasks) and (not visible_only or
+                                                                             entry.visibility == "visible")
         (keep if ok else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
@@ -151,14 +172,13 @@ def _validate_and_select(config: pytest.Config, state: dict, items: list) -> Non
 def ctx(request: pytest.FixtureRequest):
     """The :class:`~grader.checks.support.CheckContext` over ``--artifacts``/``--heldback``."""
     from grader.checks.support import CheckContext
-    from grader.profiles import get_profile
 
     config = request.config
     artifacts = config.getoption("--artifacts")
     if not artifacts:
         raise pytest.UsageError("the checks need --artifacts DIR (the run phase's output)")
     heldback = config.getoption("--heldback") or os.devnull
-    return CheckContext(Path(artifacts), Path(heldback), get_profile(config.getoption("--profile")))
+    return CheckContext(Path(artifacts), Path(heldback), config.stash[_STASH]["profile"])
 
 
 def _outcome_from(call: pytest.CallInfo, when: str) -> Outcome:

@@ -17,6 +17,7 @@ fails every check that would judge it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,8 +87,8 @@ def split_runs(ctx) -> tuple[list[SplitRun], np.ndarray, np.ndarray]:
     runs_meta = json.loads(ctx.heldback_path("fraud/split_runs.json").read_text(encoding="utf-8"))
     if not runs_meta:
         raise CheckFailed("This check has no evidence: the grader's list of split runs is empty.",
-                          "این بررسی شاهدی ندارد: فهرست اجراهای تقسیم در داور خالی است.")
-    runs, crashed = [], []
+                          "این بررسی شاهدی ندارد: فهرست اجراهای تقسیم در ارزیاب خالی است.")
+    runs, crashed, crashed_fa = [], [], []
     for meta in runs_meta:
         name = meta["name"]
         rec = records.get(name) if isinstance(records, dict) else None
@@ -96,6 +97,8 @@ def split_runs(ctx) -> tuple[list[SplitRun], np.ndarray, np.ndarray]:
         if not isinstance(rec, dict) or rec.get("status") != "ok":
             why = "no record" if not isinstance(rec, dict) else f"{rec.get('error_type')}: {rec.get('message')}"
             crashed.append(f"run {name} (seed {meta['seed']}, test_size {meta['test_size']}): {str(why)[:200]}")
+            crashed_fa.append(f"اجرای {name} (seed={meta['seed']}، test_size={meta['test_size']}): "
+                              f"{'رکوردی نیست' if not isinstance(rec, dict) else str(why)[:200]}")
             continue
         calls = [np.asarray(arrays[f"call{i}__{name}"]) for i in range(int(rec.get("sampler_calls", 0)))
                  if f"call{i}__{name}" in arrays]
@@ -108,13 +111,51 @@ def split_runs(ctx) -> tuple[list[SplitRun], np.ndarray, np.ndarray]:
     if crashed:
         raise CheckFailed("This check could not be graded because split_then_resample failed: "
                           + "; ".join(crashed[:2]) + f". Look at {WHERE_EN}.",
-                          "این بررسی انجام نشد زیرا split_then_resample خطا داد: " + "؛ ".join(crashed[:2])
+                          "این بررسی انجام نشد زیرا split_then_resample خطا داد: " + "؛ ".join(crashed_fa[:2])
                           + f". {WHERE_FA} را بررسی کنید.")
     return runs, X, y
 
 
-def _run_label(run: SplitRun) -> str:
-    return f"Run {run.name} (seed {run.seed}, test_size {run.test_size})"
+_NUM = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _ranges(texts: list[str], joiner: str) -> str:
+    """``texts`` that differ only in their numbers, as the first with each varying number a range."""
+    columns = list(zip(*(_NUM.findall(t) for t in texts)))
+    parts = _NUM.split(texts[0])
+    out = [parts[0]]
+    for values, tail in zip(columns, parts[1:]):
+        lo, hi = min(values, key=float), max(values, key=float)
+        out.append(lo if float(lo) == float(hi) else f"{lo}{joiner}{hi}")
+        out.append(tail)
+    return "".join(out)
+
+
+def collapse_runs(problems: list[tuple[SplitRun, str, str]], n_runs: int) -> list[tuple[str, str]]:
+    """One (en, fa) sentence per fault, not one per run: findings of several runs that differ at most in
+    their numbers are said once, with how many runs they affected and each varying number as a range."""
+    groups: dict[str, list[tuple[SplitRun, str, str]]] = {}
+    for run, en, fa in problems:
+        groups.setdefault(_NUM.sub("#", en) + "\0" + _NUM.sub("#", fa), []).append((run, en, fa))
+    out = []
+    for group in groups.values():
+        runs = [g[0] for g in group]
+        if len(group) == 1:
+            run = runs[0]
+            out.append((f"Run {run.name} (seed {run.seed}, test_size {run.test_size}): {group[0][1]}",
+                        f"اجرای {run.name} (seed={run.seed}، test_size={run.test_size}): {group[0][2]}"))
+            continue
+        names_en, names_fa = ", ".join(r.name for r in runs), "، ".join(r.name for r in runs)
+        lead_en = (f"In all {len(runs)} runs" if len(runs) == n_runs else f"In {len(runs)} of the {n_runs} runs")
+        lead_fa = (f"در هر {len(runs)} اجرا" if len(runs) == n_runs else f"در {len(runs)} اجرا از {n_runs} اجرا")
+        out.append((f"{lead_en} ({names_en}): {_ranges([g[1] for g in group], '–')}",
+                    f"{lead_fa} ({names_fa}): {_ranges([g[2] for g in group], ' تا ')}"))
+    return out
+
+
+def report_runs(problems: list[tuple[SplitRun, str, str]], runs: list[SplitRun]) -> None:
+    """Fail with the collapsed findings of ``runs`` (see :func:`collapse_runs`); pass if none."""
+    report(collapse_runs(problems, len(runs)), where_en=WHERE_EN, where_fa=WHERE_FA)
 
 
 def empty_parts(run: SplitRun) -> tuple[str, str] | None:
@@ -122,10 +163,10 @@ def empty_parts(run: SplitRun) -> tuple[str, str] | None:
     empty = [name for name, kind in (("training", run.train_kind), ("test", run.test_kind)) if len(kind) == 0]
     if not empty:
         return None
-    empty_fa = "، ".join({"training": "آموزش", "test": "آزمون"}[e] for e in empty)
-    return (f"{_run_label(run)}: the {' and '.join(empty)} part is empty, so this property has no rows to be "
+    empty_fa = " و ".join({"training": "آموزش", "test": "آزمون"}[e] for e in empty)
+    return (f"the {' and '.join(empty)} part is empty, so this property has no rows to be "
             f"verified on; expected test_size × the rows in the test part and the rest in the training part.",
-            f"{_run_label(run)}: بخش {empty_fa} خالی است، پس سطری برای بررسی این ویژگی نیست؛ انتظار test_size × "
+            f"بخش {empty_fa} خالی است، پس سطری برای بررسی این ویژگی نیست؛ انتظار test_size × "
             f"سطرها در بخش آزمون و بقیه در بخش آموزش می‌رفت.")
 
 
@@ -140,38 +181,39 @@ def sampled_sources(calls: list) -> set[int]:
 
 def _sampler_problem(run: SplitRun, n: int) -> tuple[str, str] | None:
     """Why the sampler did not see training rows only (None when it did); no call at all is no evidence."""
-    lab = _run_label(run)
     test_ids = set(run.test_src[run.test_kind == ORIGINAL].tolist())
     if not run.calls:
-        return (f"{lab}: sampler.fit_resample was never called, so there is no resampling to verify; expected "
+        return (f"sampler.fit_resample was never called, so there is no resampling to verify; expected "
                 f"one call, on the training part.",
-                f"{lab}: sampler.fit_resample هرگز فراخوانی نشد، پس بازنمونه‌گیری‌ای برای بررسی نیست؛ انتظار "
+                f"sampler.fit_resample هرگز فراخوانی نشد، پس بازنمونه‌گیری‌ای برای بررسی نیست؛ انتظار "
                 f"یک بار فراخوانی روی بخش آموزش می‌رفت.")
     if len(run.calls) > 1:
         seen_test = len(test_ids & sampled_sources(run.calls[1:]))
-        return (f"{lab}: expected one call of sampler.fit_resample (on the training part); found "
+        return (f"expected one call of sampler.fit_resample (on the training part); found "
                 f"{len(run.calls)} calls" + (f", a later one on {seen_test} test rows" if seen_test else "")
                 + ". Resample the training part only.",
-                f"{lab}: انتظار یک بار فراخوانی sampler.fit_resample (روی بخش آموزش) می‌رفت؛ "
+                f"انتظار یک بار فراخوانی sampler.fit_resample (روی بخش آموزش) می‌رفت؛ "
                 f"{len(run.calls)} بار فراخوانی شد. فقط بخش آموزش را بازنمونه‌گیری کنید.")
     seen = run.calls[0]
     leaked = len(test_ids & sampled_sources(run.calls))
     room = n - len(run.test_kind)                  # rows a split leaves outside the test part
     if len(seen) == 0:
-        return (f"{lab}: sampler.fit_resample was given no rows; expected the training part.",
-                f"{lab}: به sampler.fit_resample هیچ سطری داده نشد؛ انتظار بخش آموزش می‌رفت.")
+        return (f"sampler.fit_resample was given no rows; expected the training part.",
+                f"به sampler.fit_resample هیچ سطری داده نشد؛ انتظار بخش آموزش می‌رفت.")
     if leaked or len(seen) > room:
         found = (f"{leaked} of which ended up in the test part" if leaked else
                  f"more than the {room} rows outside the {len(run.test_kind)}-row test part")
-        return (f"{lab}: the sampler was given {len(seen)} rows, {found}: it ran before the split (the leak "
+        found_fa = (f"که {leaked} سطر از آن‌ها در بخش آزمون قرار گرفتند" if leaked else
+                    f"که بیش از {room} سطری که بیرون از بخش آزمونِ {len(run.test_kind)} سطری می‌مانند")
+        return (f"the sampler was given {len(seen)} rows, {found}: it ran before the split (the leak "
                 f"that inflates test scores). Expected: split first, then sampler.fit_resample(X_train, y_train).",
-                f"{lab}: به sampler {len(seen)} سطر داده شد، بیش از سطرهای بیرون از بخش آزمون یا شامل "
-                f"{leaked} سطر آزمون: بازنمونه‌گیری پیش از تقسیم انجام شده است (نشتی داده). "
+                f"به sampler در مجموع {len(seen)} سطر داده شد {found_fa}: بازنمونه‌گیری پیش از تقسیم انجام شده است "
+                f"(نشت داده که امتیازهای آزمون را بزرگ‌تر از واقع نشان می‌دهد). "
                 f"انتظار: اول تقسیم، سپس sampler.fit_resample(X_train, y_train).")
     added_in_test = int(np.sum(run.test_kind == ADDED))
     if added_in_test:
-        return (f"{lab}: expected no resampled row in the test part; found {added_in_test}.",
-                f"{lab}: انتظار می‌رفت هیچ سطر بازنمونه‌گیری‌شده‌ای در بخش آزمون نباشد؛ "
+        return (f"expected no resampled row in the test part; found {added_in_test}.",
+                f"انتظار می‌رفت هیچ سطر بازنمونه‌گیری‌شده‌ای در بخش آزمون نباشد؛ "
                 f"{added_in_test} سطر پیدا شد.")
     return None
 
@@ -180,8 +222,8 @@ def _sampler_problem(run: SplitRun, n: int) -> tuple[str, str] | None:
 def test_sampler_saw_training_rows_only(ctx):
     """The sampler ran once, on training rows only; no resampled row reached the test part."""
     runs, X, y = split_runs(ctx)
-    problems = [p for run in runs if (p := empty_parts(run) or _sampler_problem(run, len(X)))]
-    report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
+    problems = [(run, *p) for run in runs if (p := empty_parts(run) or _sampler_problem(run, len(X)))]
+    report_runs(problems, runs)
 
 
 def faults_in_test_part(run: SplitRun) -> list[tuple[str, str]]:
@@ -212,17 +254,17 @@ def test_test_rows_original_untouched(ctx):
         empty = empty_parts(run)
         faults = [] if empty else faults_in_test_part(run)
         if empty:
-            problems.append(empty)
+            problems.append((run, *empty))
         elif faults:
-            problems.append((f"{_run_label(run)}: expected every test row to be an original row, untouched (same "
+            problems.append((run, f"expected every test row to be an original row, untouched (same "
                              f"values, same label, once, never resampled); of {len(run.test_kind)} test rows, "
                              f"{'; '.join(f[0] for f in faults)}. Split the raw rows first, resample the training "
                              f"part only, and return X_test, y_test exactly as split.",
-                             f"{_run_label(run)}: انتظار می‌رفت هر سطر آزمون یک سطر اصلی و دست‌نخورده باشد "
+                             f"انتظار می‌رفت هر سطر آزمون یک سطر اصلی و دست‌نخورده باشد "
                              f"(همان مقادیر و همان برچسب، یک بار، بدون بازنمونه‌گیری)؛ از {len(run.test_kind)} سطر "
                              f"آزمون، {'؛ '.join(f[1] for f in faults)}. اول سطرهای خام را تقسیم کنید، فقط بخش "
                              f"آموزش را بازنمونه‌گیری کنید و X_test و y_test را همان‌طور که تقسیم شده برگردانید."))
-    report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
+    report_runs(problems, runs)
 
 
 def identical_rows(A: np.ndarray, B: np.ndarray) -> int:
@@ -241,7 +283,7 @@ def test_train_and_test_disjoint(ctx):
     for run in runs:
         empty = empty_parts(run)
         if empty:
-            problems.append(empty)
+            problems.append((run, *empty))
             continue
         train_ids = set(run.train_src[run.train_kind != MODIFIED].tolist())
         test_ids = set(run.test_src[run.test_kind != MODIFIED].tolist())
@@ -261,9 +303,9 @@ def test_train_and_test_disjoint(ctx):
             found.append((f"{changed} changed test rows equal a changed training row",
                           f"{changed} سطر تغییرکردهٔ آزمون با یک سطر تغییرکردهٔ آموزش برابرند"))
         if found:
-            problems.append((f"{_run_label(run)}: expected disjoint parts; {'; '.join(f[0] for f in found)}.",
-                             f"{_run_label(run)}: انتظار بخش‌های جدا از هم می‌رفت؛ {'؛ '.join(f[1] for f in found)}."))
-    report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
+            problems.append((run, f"expected disjoint parts; {'; '.join(f[0] for f in found)}.",
+                             f"انتظار بخش‌های جدا از هم می‌رفت؛ {'؛ '.join(f[1] for f in found)}."))
+    report_runs(problems, runs)
 
 
 @pytest.mark.check("split.stratified")
@@ -291,14 +333,16 @@ def test_split_is_stratified(ctx):
         found = np.bincount(test_labels.astype(np.int64).clip(0, 1), minlength=2)[:2]
         expected = run.test_size * split_counts
         if np.any(np.abs(found - expected) >= STRATIFY_TOLERANCE):
-            problems.append((f"{_run_label(run)}: expected about {expected[0]:.0f} legitimate and "
-                             f"{expected[1]:.0f} fraud rows in the test part (test_size × each class: a "
-                             f"stratified split); found {found[0]} and {found[1]}. Pass stratify=y and "
-                             f"test_size to the split.",
-                             f"{_run_label(run)}: انتظار حدود {expected[0]:.0f} سطر سالم و {expected[1]:.0f} "
-                             f"سطر تقلب در بخش آزمون می‌رفت (test_size × هر کلاس: تقسیم لایه‌ای)؛ "
-                             f"{found[0]} و {found[1]} به دست آمد. stratify=y و test_size را به تقسیم بدهید."))
-    report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
+            off = float(np.max(np.abs(found - expected)))
+            problems.append((run, f"expected test_size × each class in the test part (a stratified split keeps "
+                                  f"the class ratio within 1 row); found a class off by {off:.0f} rows ({found[0]} "
+                                  f"legitimate and {found[1]} fraud rows where about {expected[0]:.0f} and "
+                                  f"{expected[1]:.0f} were due). Pass stratify=y and test_size to the split.",
+                             f"انتظار test_size × هر کلاس در بخش آزمون می‌رفت (تقسیم لایه‌ای نسبت کلاس‌ها را با "
+                             f"خطای حداکثر 1 سطر حفظ می‌کند)؛ یک کلاس {off:.0f} سطر اختلاف دارد ({found[0]} سطر سالم "
+                             f"و {found[1]} سطر تقلب به جای حدود {expected[0]:.0f} و {expected[1]:.0f}). "
+                             f"stratify=y و test_size را به تقسیم بدهید."))
+    report_runs(problems, runs)
 
 
 @pytest.mark.check("split.train_resampled")
@@ -307,20 +351,19 @@ def test_training_part_is_resampled(ctx):
     runs, X, y = split_runs(ctx)
     problems = []
     for run in runs:
-        lab = _run_label(run)
         if not run.calls:
-            problems.append((f"{lab}: sampler.fit_resample was never called; expected the training part to be "
+            problems.append((run, f"sampler.fit_resample was never called; expected the training part to be "
                              f"resampled.",
-                             f"{lab}: sampler.fit_resample هرگز فراخوانی نشد؛ انتظار می‌رفت بخش آموزش "
+                             f"sampler.fit_resample هرگز فراخوانی نشد؛ انتظار می‌رفت بخش آموزش "
                              f"بازنمونه‌گیری شود."))
             continue
         modified = int(np.sum(run.train_kind == MODIFIED))
         added = int(np.sum(run.train_kind == ADDED))
         if modified or not added:
-            problems.append((f"{lab}: expected X_train, y_train to be what sampler.fit_resample returned "
+            problems.append((run, f"expected X_train, y_train to be what sampler.fit_resample returned "
                              f"(original training rows plus the rows it added); found {added} added rows and "
                              f"{modified} rows that are neither.",
-                             f"{lab}: انتظار می‌رفت X_train و y_train همان خروجی sampler.fit_resample باشند "
+                             f"انتظار می‌رفت X_train و y_train همان خروجی sampler.fit_resample باشند "
                              f"(سطرهای اصلی آموزش به‌علاوهٔ سطرهای افزوده)؛ {added} سطر افزوده و {modified} "
                              f"سطر نامعتبر پیدا شد."))
-    report(problems, where_en=WHERE_EN, where_fa=WHERE_FA)
+    report_runs(problems, runs)

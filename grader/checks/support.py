@@ -12,6 +12,7 @@ where to look, in English and Persian.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -38,13 +39,36 @@ def fail(*, en: str, fa: str) -> NoReturn:
     raise CheckFailed(en, fa)
 
 
+_LINE = re.compile(r"^(?P<what>.+) \(line (?P<line>\d+)\)$")
+
+
+def step_where(step_id: str, status: dict | None) -> tuple[str, str]:
+    """Where the student should look, (en, fa): the traceback's ``module.function (line n)`` when the
+    step recorded one, else the functions the step calls (``submission/fraud.py: build_cnn``)."""
+    where = str((status or {}).get("where") or "")
+    if where:
+        match = _LINE.match(where)
+        return where, (f"{match['what']} (سطر {match['line']})" if match else where)
+    try:
+        from grader.run.step_api import describe_calls, get_step, load_step_modules
+
+        load_step_modules()
+        calls = describe_calls(get_step(step_id).calls)
+    except (KeyError, ImportError):
+        calls = ""
+    if calls:
+        return calls, calls
+    return (f"the functions step {step_id} calls in submission/",
+            f"تابع‌هایی از submission/ که مرحلهٔ {step_id} فراخوانی می‌کند")
+
+
 def _step_failure(step_id: str, status: dict | None) -> tuple[str, str]:
-    """Bilingual explanation of why ``step_id`` produced nothing usable."""
+    """Bilingual explanation of why ``step_id`` produced nothing usable, naming the function to look at."""
     if status is None:
         return (f"Step {step_id} did not run, so this check has nothing to read.",
                 f"مرحلهٔ {step_id} اجرا نشد، پس این بررسی چیزی برای خواندن ندارد.")
     kind = status.get("status")
-    where = status.get("where") or "your submission"
+    where, where_fa = step_where(step_id, status)
     msg = str(status.get("message") or "")[:500]
     etype = status.get("error_type") or ""
     if kind == "missing":
@@ -54,30 +78,30 @@ def _step_failure(step_id: str, status: dict | None) -> tuple[str, str]:
                 f"صورت تمرین در submission/ پیاده‌سازی کنید.")
     if kind == "error" and etype == "NotImplementedError":
         return (f"{where} is not implemented yet (it raised NotImplementedError).",
-                f"{where} هنوز پیاده‌سازی نشده است (NotImplementedError داد).")
+                f"{where_fa} هنوز پیاده‌سازی نشده است (NotImplementedError داد).")
     if kind == "error":
         return (f"Step {step_id} failed: {etype} in {where}: {msg}",
-                f"مرحلهٔ {step_id} با خطا تمام شد: {etype} در {where}: {msg}")
+                f"مرحلهٔ {step_id} با خطا تمام شد: {etype} در {where_fa}: {msg}")
     if kind == "timeout":
         return (f"Step {step_id} ran out of time and was stopped ({msg or 'wall-clock or CPU limit'}). "
                 f"Look for an endless loop or work far beyond the budget in {where}.",
                 f"زمان مرحلهٔ {step_id} تمام شد و متوقف شد ({msg or 'محدودیت زمان'}). "
-                f"دنبال حلقهٔ بی‌پایان یا کار بسیار بیشتر از بودجه در {where} بگردید.")
+                f"دنبال حلقهٔ بی‌پایان یا کار بسیار بیشتر از بودجه در {where_fa} بگردید.")
     if kind == "killed":
         return (f"Step {step_id} was killed ({msg or 'a resource limit'}): too much memory, output "
                 f"or processes. Check {where}.",
-                f"مرحلهٔ {step_id} متوقف (kill) شد ({msg or 'محدودیت منابع'}): حافظه، خروجی یا تعداد "
-                f"فرایندها بیش از حد بود. {where} را بررسی کنید.")
+                f"مرحلهٔ {step_id} به‌اجبار متوقف شد ({msg or 'محدودیت منابع'}): حافظه، خروجی یا تعداد "
+                f"فرایندها بیش از حد بود. {where_fa} را بررسی کنید.")
     if kind == "crashed":
         return (f"Step {step_id} ended abruptly without reporting ({msg or 'the process exited'}); "
-                f"does your code call os._exit/sys.exit or crash the interpreter?",
+                f"does {where} call os._exit/sys.exit or crash the interpreter?",
                 f"مرحلهٔ {step_id} ناگهان و بدون گزارش پایان یافت ({msg or 'فرایند خارج شد'})؛ "
-                f"آیا کد شما os._exit/sys.exit صدا می‌زند یا مفسر را از کار می‌اندازد؟")
+                f"آیا {where_fa} تابع os._exit/sys.exit را فراخوانی می‌کند یا مفسر را از کار می‌اندازد؟")
     if kind == "overloaded":
         return (f"GRADER OVERLOADED, REGRADE: step {step_id} was stopped by the wall-clock backstop while it was "
                 f"waiting for a CPU ({msg}). This is not your submission's fault; the grade is not final and the "
                 f"next grading run regrades it.",
-                f"گریدر بیش از حد مشغول بود؛ دوباره نمره‌دهی می‌شود: مرحلهٔ {step_id} هنگام انتظار برای پردازنده "
+                f"ارزیاب بیش از حد مشغول بود؛ دوباره نمره‌دهی می‌شود: مرحلهٔ {step_id} هنگام انتظار برای پردازنده "
                 f"با محدودیت زمان دیواری متوقف شد ({msg}). این تقصیر کد شما نیست؛ این نمره نهایی نیست و اجرای بعدی "
                 f"دوباره نمره می‌دهد.")
     return (f"Step {step_id} reported an unknown status {kind!r}.",

@@ -16,7 +16,7 @@ STATUSES = ("passed", "failed", "error")
 
 GRADER_ERROR_EN = ("The grader itself failed while running this check ({detail}). "
                    "This is not your fault; tell the course staff.")
-GRADER_ERROR_FA = ("خود داور (grader) هنگام اجرای این بررسی خطا داد ({detail}). "
+GRADER_ERROR_FA = ("خود ارزیاب هنگام اجرای این بررسی خطا داد ({detail}). "
                    "این اشکال از شما نیست؛ به دستیاران آموزشی اطلاع دهید.")
 NOT_RUN_DETAIL = "the check did not run"
 

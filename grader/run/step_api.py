@@ -35,7 +35,9 @@ class UnsafeArtifact(ValueError):
 
 @dataclass(frozen=True)
 class StepSpec:
-    """A registered step. ``timeout_s`` may be a number or ``f(profile) -> seconds``."""
+    """A registered step. ``timeout_s`` may be a number or ``f(profile) -> seconds``; ``calls``
+    names the submission's functions it calls (``"fraud.build_cnn"``), so a message about a step
+    that stopped without a traceback (timed out, killed, crashed) still says where to look."""
 
     id: str
     task: str
@@ -43,6 +45,7 @@ class StepSpec:
     timeout_s: float | Callable[[Profile], float] = 300
     visible: bool = False
     module: str = ""
+    calls: tuple[str, ...] = ()
 
     def timeout_for(self, profile: Profile) -> float:
         value = self.timeout_s(profile) if callable(self.timeout_s) else self.timeout_s
@@ -53,8 +56,13 @@ _REGISTRY: dict[str, StepSpec] = {}
 
 
 def step(step_id: str, *, task: str, timeout_s: float | Callable[[Profile], float] = 300,
-         visible: bool = False) -> Callable:
-    """Register ``func(ctx: StepContext) -> None`` as step ``step_id`` of ``task``."""
+         visible: bool = False, calls: tuple[str, ...] = ()) -> Callable:
+    """Register ``func(ctx: StepContext) -> None`` as step ``step_id`` of ``task``; ``calls`` are the
+    submission's ``"<module>.<function>"`` it calls."""
+    for name in calls:
+        if name.partition(".")[0] not in API_MODULES or not name.partition(".")[2]:
+            raise ValueError(f"step {step_id!r}: calls entry {name!r} should be '<module>.<function>' "
+                             f"with <module> one of {API_MODULES}")
     if not step_id.startswith(f"{task}.") and "." not in step_id:
         raise ValueError(f"step id {step_id!r} should look like '<task>.<name>'")
 
@@ -63,7 +71,7 @@ def step(step_id: str, *, task: str, timeout_s: float | Callable[[Profile], floa
         if existing is not None and (existing.module, existing.func.__qualname__) != (
                 func.__module__, func.__qualname__):
             raise ValueError(f"step {step_id!r} registered twice ({existing.module} and {func.__module__})")
-        _REGISTRY[step_id] = StepSpec(step_id, task, func, timeout_s, visible, func.__module__)
+        _REGISTRY[step_id] = StepSpec(step_id, task, func, timeout_s, visible, func.__module__, tuple(calls))
         return func
 
     return register
@@ -89,6 +97,15 @@ def all_steps(extra_modules: tuple[str, ...] | list[str] = (), tasks: list[str] 
     """Every registered step in definition order (optionally only those of ``tasks``)."""
     load_step_modules(extra_modules)
     return [s for s in _REGISTRY.values() if not tasks or s.task in tasks]
+
+
+def describe_calls(calls: tuple[str, ...] | list[str]) -> str:
+    """``("fraud.build_cnn",)`` -> ``"submission/fraud.py: build_cnn"``; one file per group, in order."""
+    files: dict[str, list[str]] = {}
+    for name in calls:
+        module, _, func = name.partition(".")
+        files.setdefault(module, []).append(func)
+    return "; ".join(f"submission/{module}.py: {', '.join(funcs)}" for module, funcs in files.items())
 
 
 def get_step(step_id: str) -> StepSpec:

@@ -106,7 +106,8 @@ def _resample(ADASYN, params: dict, X: np.ndarray, y: np.ndarray) -> tuple[objec
     return sampler, X_res, y_res
 
 
-@step("fraud.adasyn_cases", task="fraud", timeout_s=600, visible=True)
+@step("fraud.adasyn_cases", task="fraud", timeout_s=600, visible=True,
+      calls=("adasyn.ADASYN.fit_resample",))
 def adasyn_cases(ctx: StepContext) -> None:
     """Run ``ADASYN.fit_resample`` on each grader case; record outputs and fitted attributes."""
     ADASYN = ctx.module("adasyn").ADASYN
@@ -149,7 +150,8 @@ def adasyn_cases(ctx: StepContext) -> None:
         ctx.write_json("fraud/adasyn_cases.json", records)
 
 
-@step("fraud.adasyn_errors", task="fraud", timeout_s=300, visible=True)
+@step("fraud.adasyn_errors", task="fraud", timeout_s=300, visible=True,
+      calls=("adasyn.ADASYN.fit_resample",))
 def adasyn_errors(ctx: StepContext) -> None:
     """Feed each bad input to ``ADASYN``; record the exception it raised, or that none was raised."""
     ADASYN = ctx.module("adasyn").ADASYN
@@ -194,7 +196,7 @@ class RecordingSampler:
         return np.vstack([X, extra]), np.r_[y, np.full(len(extra), minority, dtype=np.int64)]
 
 
-@step("fraud.split", task="fraud", timeout_s=300, visible=True)
+@step("fraud.split", task="fraud", timeout_s=300, visible=True, calls=("fraud.split_then_resample",))
 def split(ctx: StepContext) -> None:
     """Call ``split_then_resample`` on the identifiable frame with a recording sampler, per run."""
     split_then_resample = ctx.module("fraud").split_then_resample
@@ -251,7 +253,7 @@ def describe_loss(loss) -> dict:
     return {"kind": "function", "name": getattr(loss, "__name__", repr(loss)[:100]), "config": {}}
 
 
-@step("fraud.cnn_arch", task="fraud", timeout_s=300, visible=True)
+@step("fraud.cnn_arch", task="fraud", timeout_s=300, visible=True, calls=("fraud.build_cnn",))
 def cnn_arch(ctx: StepContext) -> None:
     """``build_cnn(30)``: model JSON, parameter counts, optimizer and loss."""
     build_cnn = ctx.module("fraud").build_cnn
@@ -280,7 +282,7 @@ def cnn_arch(ctx: StepContext) -> None:
 
 
 @step("fraud.detector", task="fraud", timeout_s=lambda profile: max(300.0, 0.8 * profile.timeout_s),
-      visible=False)
+      visible=False, calls=("fraud.FraudDetector.fit", "fraud.FraudDetector.predict_proba"))
 def detector(ctx: StepContext) -> None:
     """Train ``FraudDetector`` on the grader's resampled training part; predict held-back inputs."""
     FraudDetector = ctx.module("fraud").FraudDetector

@@ -151,7 +151,8 @@ def _prepare_state(nli, model, *, model_kind: str, mode: str, r=None, alpha=None
     return state, arrays
 
 
-@step("nli.params", task="nli", timeout_s=_visible_timeout, visible=True)
+@step("nli.params", task="nli", timeout_s=_visible_timeout, visible=True,
+      calls=("nli.prepare_model", "nli.count_parameters"))
 def nli_params(ctx: StepContext) -> None:
     """``prepare_model`` in every mode on the profile's model and on RoBERTa-large (meta device)."""
     from grader.models import roberta_large_meta
@@ -198,7 +199,7 @@ def _logits(model, batch):
     return out.logits if hasattr(out, "logits") else out[0]
 
 
-@step("nli.lora_init", task="nli", timeout_s=_visible_timeout, visible=True)
+@step("nli.lora_init", task="nli", timeout_s=_visible_timeout, visible=True, calls=("nli.prepare_model",))
 def nli_lora_init(ctx: StepContext) -> None:
     """Every LoRA factor right after ``prepare_model(mode="lora")``, and the model's output before and after."""
     nli = ctx.module("nli")
@@ -228,7 +229,7 @@ def _as_rows(value, key: str) -> list[list[int]]:
     return [[int(v) for v in row] for row in rows]
 
 
-@step("nli.encode", task="nli", timeout_s=_visible_timeout, visible=True)
+@step("nli.encode", task="nli", timeout_s=_visible_timeout, visible=True, calls=("nli.encode_pairs",))
 def nli_encode(ctx: StepContext) -> None:
     """``encode_pairs`` on short pairs (default and profile max_length) and on long pairs with a small max_length."""
     nli = ctx.module("nli")
@@ -277,7 +278,8 @@ def _model_input_keys(encoded) -> tuple[str, ...]:
     return tuple(k for k in ("input_ids", "attention_mask", "token_type_ids") if k in encoded)
 
 
-@step("nli.predict", task="nli", timeout_s=_visible_timeout, visible=True)
+@step("nli.predict", task="nli", timeout_s=_visible_timeout, visible=True,
+      calls=("nli.encode_pairs", "nli.predict"))
 def nli_predict(ctx: StepContext) -> None:
     """``predict`` on a grader-made model whose argmax labels are known and varied.
 
@@ -413,16 +415,19 @@ def _record_lora_weights(ctx: StepContext, model) -> None:
     ctx.write_safetensors("nli/lora_targets.safetensors", targets)
 
 
-@step("nli.train_freeze", task="nli", timeout_s=_train_timeout)
+TRAIN_CALLS = ("nli.prepare_model", "nli.train", "nli.predict")
+
+
+@step("nli.train_freeze", task="nli", timeout_s=_train_timeout, calls=TRAIN_CALLS)
 def nli_train_freeze(ctx: StepContext) -> None:
     _train_step(ctx, "freeze")
 
 
-@step("nli.train_lora", task="nli", timeout_s=_train_timeout)
+@step("nli.train_lora", task="nli", timeout_s=_train_timeout, calls=TRAIN_CALLS)
 def nli_train_lora(ctx: StepContext) -> None:
     _train_step(ctx, "lora")
 
 
-@step("nli.train_full", task="nli", timeout_s=_train_timeout)
+@step("nli.train_full", task="nli", timeout_s=_train_timeout, calls=TRAIN_CALLS)
 def nli_train_full(ctx: StepContext) -> None:
     _train_step(ctx, "full")
