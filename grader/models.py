@@ -35,8 +35,8 @@ LABELS = ("entailment", "neutral", "contradiction")
 ROBERTA_LARGE_HUB = "FacebookAI/roberta-large"
 _DOWNLOAD_HINT = (
     "download it once where the hub is reachable "
-    "(hf download {hub} --local-dir /data/roberta-large) and pass the folder, "
-    "e.g. --model /data/roberta-large"
+    "(hf download {hub} --local-dir /data/roberta-large) and set nli.model to the folder in the course "
+    "configuration (for one run: --set nli.model=/data/roberta-large)"
 )
 
 # RoBERTa's special tokens come first (fairseq's dictionary order), then GPT-2's
@@ -299,13 +299,13 @@ def load_nli_model(name_or_path: str, *, num_labels: int = 3, seed: int = 0) -> 
         if not os.path.isfile(os.path.join(path, "config.json")):
             raise ModelError(
                 f"model folder {path!r} holds no config.json: pass a folder written by save_pretrained "
-                f"or hf download (e.g. --model /data/roberta-large)"
+                f"or hf download (e.g. --set nli.model=/data/roberta-large)"
             )
         return _from_pretrained(path, path, num_labels, seed,
                                 "check that the folder holds the model weights and its tokenizer files")
     raise ModelError(
         f"unknown model {name!r}: use tiny-roberta, minilm, roberta-large or an existing local folder "
-        f"(e.g. --model /data/roberta-large)"
+        f"(e.g. --set nli.model=/data/roberta-large)"
     )
 
 

@@ -19,6 +19,11 @@ from grader.errors import ProfileError
 NLI_MODELS = ("tiny-roberta", "minilm", "roberta-large")
 NLI_SOURCES = ("generated", "hub", "glue-tsv", "multinli-jsonl")
 FRAUD_SOURCES = ("generated", "csv")
+THRESHOLD_KEYS = {"nli": ("full", "freeze", "lora"), "fraud": ("pr_auc", "recall")}
+"""Metric thresholds a course may set (``[thresholds.nli]`` per mode, ``[thresholds.fraud]`` per metric):
+lower bounds of 95 % intervals in [0, 1], read by grader/checks/nli_accuracy.py and fraud_thresholds.py."""
+RUBRIC_KEYS = ("points", "visibility", "enabled")
+"""What a course may override of a rubric entry (``[rubric."<check id>"]``); titles stay Mizan's."""
 
 
 def _positive(owner: str, **values: float) -> None:
@@ -55,6 +60,9 @@ class NLIConfig:
             )
         if self.source not in NLI_SOURCES:
             raise ProfileError(f"nli.source={self.source!r}: choose one of {', '.join(NLI_SOURCES)}")
+        if self.source in ("glue-tsv", "multinli-jsonl") and not self.data_path:
+            raise ProfileError(f"nli.source={self.source!r} needs nli.data_path (the folder or file of MNLI): "
+                               f"set it in the course configuration (mizan.toml, README 'Course configuration')")
         _positive("nli", n_train=self.n_train, n_eval=self.n_eval, epochs=self.epochs,
                   batch_size=self.batch_size, max_length=self.max_length, lora_r=self.lora_r,
                   lora_alpha=self.lora_alpha, learning_rate=self.learning_rate)
@@ -81,7 +89,8 @@ class FraudConfig:
         if self.source not in FRAUD_SOURCES:
             raise ProfileError(f"fraud.source={self.source!r}: choose one of {', '.join(FRAUD_SOURCES)}")
         if self.source == "csv" and not self.data_path:
-            raise ProfileError("fraud.source='csv' needs fraud.data_path (pass --data creditcard.csv)")
+            raise ProfileError("fraud.source='csv' needs fraud.data_path (the path of creditcard.csv): set it in "
+                               "the course configuration (mizan.toml, README 'Course configuration')")
         _positive("fraud", n_rows=self.n_rows, n_fraud=self.n_fraud, epochs=self.epochs,
                   batch_size=self.batch_size, adasyn_k=self.adasyn_k)
         if self.n_fraud >= self.n_rows:
@@ -92,18 +101,95 @@ class FraudConfig:
             raise ProfileError(f"fraud.adasyn_beta must be in [0, 1], got {self.adasyn_beta}")
 
 
+CHECKS_ADDRESS_SPACE_MB = 8192
+"""The check phase's address-space limit on a CPU profile: torch + TensorFlow import well under it."""
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Per-step limits of the run phase (``grader.run.orchestrate.step_limits``).
+
+    A step's CPU budget is its nominal seconds (its registered ``timeout_s``, or ``step_cpu_s[step id]``)
+    on each of its threads; its wall clock is only a backstop, ``wall_factor`` times the nominal seconds
+    plus a minute, so a busy machine never fails a step.
+    """
+
+    wall_factor: float = field(default=4.0, metadata={"help": "wall-clock backstop as a multiple of a step's nominal seconds"})
+    address_space_mb: int = field(default=8192, metadata={"help": "address-space limit of a step in MiB; 0: none (CUDA)"})
+    step_cpu_s: dict[str, float] = field(default_factory=dict,
+                                         metadata={"help": "nominal CPU seconds per step id, replacing the step's own"})
+
+    def __post_init__(self) -> None:
+        _positive("limits", wall_factor=self.wall_factor)
+        if self.wall_factor < 1:
+            raise ProfileError(f"limits.wall_factor must be at least 1 (the wall clock is a backstop), "
+                               f"got {self.wall_factor}")
+        if self.address_space_mb < 0:
+            raise ProfileError(f"limits.address_space_mb must be 0 (no limit) or positive, got {self.address_space_mb}")
+        for step_id, seconds in self.step_cpu_s.items():
+            _positive("limits.step_cpu_s", **{step_id: seconds})
+
+
 @dataclass(frozen=True)
 class Profile:
-    """A named bundle of the two task budgets and the sandbox time limit."""
+    """A named bundle of the two task budgets and the run's limits, plus a course's overrides.
+
+    ``thresholds`` and ``rubric`` hold only what a course configuration (``grader.config``) changes;
+    the defaults stay with the checks and in grader/rubric/. ``config`` names the file(s) it came from.
+    """
 
     name: str
     description: str
     nli: NLIConfig
     fraud: FraudConfig
-    timeout_s: int = field(default=1800, metadata={"help": "wall-clock limit of one submission's untrusted run"})
+    timeout_s: int = field(default=1800, metadata={"help": "CPU budget of one submission's untrusted run, per thread"})
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict,
+                                                    metadata={"help": "metric thresholds replacing the checks' own"})
+    rubric: dict[str, dict] = field(default_factory=dict,
+                                    metadata={"help": "points / visibility / enabled per check id"})
+    config: str = field(default="", metadata={"help": "the course configuration it came from ('': built in)"})
+
+    def __post_init__(self) -> None:
+        _positive("profile", timeout_s=self.timeout_s)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Profile":
+        """The profile ``to_dict`` wrote (the step runner and the check phase receive it this way)."""
+        data = dict(data)
+        return cls(**{**data, "nli": NLIConfig(**data["nli"]), "fraud": FraudConfig(**data["fraud"]),
+                      "limits": LimitsConfig(**data.get("limits", {}))})
+
+    def fingerprint(self) -> str:
+        """sha256 of every value that decides a grade (not the description or the file's name): equal
+        fingerprint, equal grading. The content hash and the inputs cache use it."""
+        import hashlib
+        import json
+
+        values = {k: v for k, v in self.to_dict().items() if k not in ("description", "config")}
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def uses_gpu(self) -> bool:
+        """The one rule for GPUs: the paper profile binds them into its steps, lifts the address-space
+        limit of its check phase (CUDA maps far more than it uses) and asks Slurm for one per task."""
+        return self.name == "paper"
+
+    @property
+    def checks_memory_mb(self) -> int | None:
+        """Address-space limit of the check phase (it reads what a submission wrote); None on a GPU profile."""
+        return None if self.uses_gpu else CHECKS_ADDRESS_SPACE_MB
+
+    def for_sandbox(self) -> "Profile":
+        """What a sandboxed step receives: the budgets without the course's thresholds and rubric."""
+        return dataclasses.replace(self, thresholds={}, rubric={}, config="")
+
+    def threshold(self, task: str, key: str, default: float) -> float:
+        """The course's threshold ``[thresholds.<task>] <key>`` where it sets one, else ``default``."""
+        return float(self.thresholds.get(task, {}).get(key, default))
 
     def replace(self, **sections: dict) -> "Profile":
         """A copy with some fields of ``nli`` / ``fraud`` changed, validated again."""
@@ -137,6 +223,7 @@ PROFILES: dict[str, Profile] = {
                       learning_rate=1e-5, lora_learning_rate=3e-4, lora_r=32, lora_alpha=64),
         fraud=FraudConfig(source="csv", data_path="creditcard.csv", epochs=46, batch_size=256),
         timeout_s=6 * 3600,
+        limits=LimitsConfig(address_space_mb=0),        # CUDA maps far more address space than it uses
     ),
 }
 
@@ -163,5 +250,6 @@ def get_profile(name: str | None = None) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ProfileError(
-            f"unknown profile {name!r}: choose one of {', '.join(PROFILES)} (e.g. PROFILE=cpu make grade)"
+            f"unknown profile {name!r}: choose one of {', '.join(PROFILES)} (e.g. PROFILE=cpu make grade, "
+            f"or profile = \"cpu\" in the course configuration)"
         ) from None

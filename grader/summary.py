@@ -1,6 +1,6 @@
 """Trusted summary of a graded run: artifacts + held-back labels → results JSON.
 
-The reference experiments (``python -m solutions.nli|fraud``) and a graded
+The experiments (``grader experiments``, :mod:`grader.experiments`) and a graded
 submission produce the same files (``nli_<mode>.json``, ``fraud.json``, see
 docs/CONTRACTS.md), so one report builder serves both. Here every number that
 needs a label is computed on the trusted side from the held-back labels; the
@@ -130,7 +130,8 @@ def nli_summary(artifacts: Path, heldback: Path, profile, mode: str) -> dict | N
 
 
 def fraud_summary(artifacts: Path, heldback: Path, profile) -> dict | None:
-    """``fraud.json`` for the graded detector (``leaky`` is null: only experiments measure it)."""
+    """``fraud.json`` for the graded detector (``no_resampling`` and ``leaky`` are null: only the
+    experiments measure them)."""
     from grader.oracles.fraud_metrics import fraud_metrics
 
     meta = _read_json(heldback / "fraud" / "detector_meta.json")
@@ -154,6 +155,7 @@ def fraud_summary(artifacts: Path, heldback: Path, profile) -> dict | None:
     else:
         summary["correct"] = None
         summary["metrics_note"] = "predict_proba output missing or malformed: no PR-AUC could be computed"
+    summary["no_resampling"] = None     # the other two arms are measured by `grader experiments` only
     summary["leaky"] = None
     times = record.get("times") if isinstance(record.get("times"), dict) else {}
     summary["times"] = {"train_s": times.get("train_s"), "predict_s": times.get("predict_s")}

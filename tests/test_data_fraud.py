@@ -195,7 +195,7 @@ def test_loader_round_trips_the_generator(tmp_path):
 
 
 def test_missing_file_names_the_file_and_the_fix(tmp_path):
-    with pytest.raises(DataError, match=r"nope\.csv.*file not found.*--data"):
+    with pytest.raises(DataError, match=r"nope\.csv.*file not found.*--set fraud\.data_path="):
         load_creditcard(tmp_path / "nope.csv")
 
 

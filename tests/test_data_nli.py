@@ -386,7 +386,8 @@ def test_hub_offline_is_a_clear_data_error():
                           cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("DataError: could not load nyu-mll/glue/mnli split 'validation_matched' from the hub")
-    assert "--source glue-tsv" in proc.stdout and "--source multinli-jsonl" in proc.stdout
+    assert 'nli.source = "glue-tsv"' in proc.stdout and 'nli.source = "multinli-jsonl"' in proc.stdout
+    assert "python -m grader grade --set nli.source=glue-tsv --set nli.data_path=" in proc.stdout
 
 
 # ----------------------------------------------------------------------------- splits for a profile

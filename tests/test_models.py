@@ -137,7 +137,7 @@ def test_local_folder_without_head_gets_seeded_head(tiny, tmp_path):
 
 
 def test_folder_errors(tmp_path):
-    with pytest.raises(ModelError, match=r"holds no config.json.*--model /data/roberta-large"):
+    with pytest.raises(ModelError, match=r"holds no config.json.*--set nli\.model=/data/roberta-large"):
         models.load_nli_model(str(tmp_path))
     (tmp_path / "config.json").write_text('{"model_type": "roberta"}')
     with pytest.raises(ModelError, match=r"could not load model .*check that the folder holds the model weights"):
@@ -157,7 +157,7 @@ def test_roberta_large_offline_is_a_clear_model_error(monkeypatch):
         models.load_nli_model("roberta-large")
     msg = str(info.value)
     assert "roberta-large" in msg
-    assert "--model /data/roberta-large" in msg
+    assert "--set nli.model=/data/roberta-large" in msg
     assert "Traceback" not in msg
     assert info.value.__cause__ is None and info.value.__suppress_context__
 

@@ -33,6 +33,7 @@ def setup(tmp_path, monkeypatch):
         return kw["out_pdf"]
 
     def fake_grade(sub_dir, profile, out_dir, **kw):
+        profile = getattr(profile, "name", profile)      # the command passes its effective Profile
         calls["grade"].append((Path(sub_dir), profile, Path(out_dir), kw))
         _graded(Path(out_dir), Path(sub_dir), profile, visible_only=kw.get("visible_only", False))
         return batch.GradeSummary(Path(sub_dir).name, "graded", out_dir=str(out_dir))

@@ -165,7 +165,8 @@ def load_creditcard(path: str | os.PathLike) -> "pd.DataFrame":
     if not os.path.isfile(path):
         raise DataError(
             f"{where}: file not found. Download creditcard.csv (Kaggle mlg-ulb/creditcardfraud) "
-            "and pass its path with --data, or use a profile with generated data (smoke, cpu)."
+            "and set fraud.data_path to its path in the course configuration (for one run: --set "
+            "fraud.data_path=/path/to/creditcard.csv), or use a profile with generated data (smoke, cpu)."
         )
     try:
         frame = pd.read_csv(path, skipinitialspace=True)

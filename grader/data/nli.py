@@ -857,8 +857,10 @@ def _label_id(value, where: str) -> int | None:
 def _locate(path, split: str, files: dict[str, str], source: str, subfolders: tuple[str, ...]) -> Path:
     """The file of ``split`` inside the folder ``path`` (or ``path`` itself when it is a file)."""
     if path is None:
-        raise DataError(f"source {source!r} needs a path: the folder holding {', '.join(files.values())} "
-                        f"(python -m solutions.nli --source {source} --data /path/to/folder)")
+        raise DataError(f"source {source!r} needs a path: the folder holding {', '.join(files.values())}; "
+                        f"set nli.source = \"{source}\" and nli.data_path = \"/path/to/folder\" in the course "
+                        f"configuration (mizan.toml), or for one run: python -m grader grade --set "
+                        f"nli.source={source} --set nli.data_path=/path/to/folder")
     path = Path(os.path.expanduser(str(path)))
     if path.is_file():
         return path
@@ -937,8 +939,10 @@ def _read_hub(split: str) -> dict[str, list]:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(
             f"could not load {'/'.join(MNLI_HUB)} split {split!r} from the hub ({reason[:200]}). "
-            f"Offline, use a local copy: python -m solutions.nli --source glue-tsv --data /path/to/MNLI (GLUE's "
-            f"train.tsv, dev_matched.tsv, dev_mismatched.tsv) or --source multinli-jsonl --data /path/to/multinli_1.0"
+            f"Offline, use a local copy: set nli.source = \"glue-tsv\" and nli.data_path = \"/path/to/MNLI\" (GLUE's "
+            f"train.tsv, dev_matched.tsv, dev_mismatched.tsv) or nli.source = \"multinli-jsonl\" and "
+            f"nli.data_path = \"/path/to/multinli_1.0\" in the course configuration (mizan.toml), or for one run: "
+            f"python -m grader grade --set nli.source=glue-tsv --set nli.data_path=/path/to/MNLI"
         ) from None
     missing = [c for c in ("premise", "hypothesis", "label") if c not in ds.column_names]
     if missing:

@@ -15,6 +15,7 @@ pytest-timeout's ``_validate_timeout(value, where)`` does.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from dataclasses import dataclass
@@ -98,3 +99,19 @@ def load_rubric(directory: Path | str | None = None, tasks: list[str] | tuple[st
             seen[check_id] = source
             entries.append(_validate_entry(check_id, table, task, source))
     return entries
+
+
+def apply_overrides(entries: list[RubricEntry], overrides: dict[str, dict]) -> list[RubricEntry]:
+    """The rubric a course grades with: its ``[rubric."<id>"]`` points and visibility, and without the
+    checks it switched off (``enabled = false``). Validated by grader.config, which names the line."""
+    out = []
+    for entry in entries:
+        change = overrides.get(entry.id, {})
+        if change.get("enabled", True) is False:
+            continue
+        if "points" in change or "visibility" in change:
+            entry = dataclasses.replace(entry, points=float(change.get("points", entry.points)),
+                                        visibility=change.get("visibility", entry.visibility),
+                                        source=f"{entry.source} + course configuration")
+        out.append(entry)
+    return out

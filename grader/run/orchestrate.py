@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from grader.profiles import Profile
+from grader.profiles import CHECKS_ADDRESS_SPACE_MB, LimitsConfig, Profile
 from grader.run.intake import Sources, read_api_sources, write_run_dir
 from grader.run.sandbox import (Binds, Limits, SandboxOutcome, gpu_devices, isolation, run_sandboxed, sandbox_env,
                                 step_threads)
@@ -65,20 +65,32 @@ def task_module(task: str):
         raise
 
 
-def task_fingerprint(task: str) -> str:
-    """Hash of the code that generates a task's inputs and of the grading secret's tag:
-    a changed generator or secret invalidates the cache."""
+def task_fingerprint(task: str, profile: Profile | None = None) -> str:
+    """Hash of the code that generates a task's inputs, of the grading secret's tag and of the
+    profile's values (a course configuration's sizes and paths): a change to any invalidates the cache."""
     import hashlib
 
     from grader.secret import secret_tag
 
     h = hashlib.sha256(secret_tag().encode())
+    if profile is not None:
+        h.update(profile.for_sandbox().fingerprint().encode())
     # The inputs cache holds oracle output too (the expected ADASYN values): the oracles are part of the key.
     for path in (REPO / "grader" / "tasks" / f"{task}.py", REPO / "grader" / "data" / f"{task}.py",
                  REPO / "grader" / "profiles.py", *sorted((REPO / "grader" / "oracles").glob("*.py")),
                  *sorted((REPO / "grader" / "tasks" / "expected").glob("*.json"))):
         h.update(path.read_bytes() if path.is_file() else b"<absent>")
     return h.hexdigest()
+
+
+def inputs_key(profile: Profile) -> str:
+    """The inputs cache's folder name: the profile's name, and a hash of its task values when a course
+    configuration changed them (two courses' sizes never share a folder)."""
+    from grader.profiles import PROFILES
+
+    builtin = PROFILES.get(profile.name)
+    same = builtin is not None and (builtin.nli, builtin.fraud) == (profile.nli, profile.fraud)
+    return profile.name if same else f"{profile.name}-{profile.for_sandbox().fingerprint()[:12]}"
 
 
 def prepare_task_inputs(profile: Profile, tasks: tuple[str, ...] | list[str], *, cache: Path | None = None,
@@ -90,18 +102,19 @@ def prepare_task_inputs(profile: Profile, tasks: tuple[str, ...] | list[str], *,
     A lock file keeps parallel graders from preparing the same profile twice.
     """
     cache = cache or build_dir() / "cache"
-    inputs = cache / "inputs" / profile.name
+    key = inputs_key(profile)
+    inputs = cache / "inputs" / key
     heldback_root = cache / "heldback"
-    heldback = heldback_root / profile.name
+    heldback = heldback_root / key
     inputs.mkdir(parents=True, exist_ok=True)
     heldback.mkdir(parents=True, exist_ok=True)
     os.chmod(heldback_root, 0o700)
     os.chmod(heldback, 0o700)
-    with open(cache / f".{profile.name}.lock", "w") as lock:
+    with open(cache / f".{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for task in tasks:
             done = inputs / f".done-{task}"
-            fingerprint = task_fingerprint(task)
+            fingerprint = task_fingerprint(task, profile)
             if done.exists() and done.read_text().split()[:1] == [fingerprint]:
                 continue
             module = task_module(task)
@@ -112,13 +125,18 @@ def prepare_task_inputs(profile: Profile, tasks: tuple[str, ...] | list[str], *,
             module.prepare_inputs(profile, inputs, heldback)
             done.write_text(f"{fingerprint} {time.time()}\n")
             log(f"inputs: prepared {task} for profile {profile.name} in {time.perf_counter() - start:.1f} s")
-    for root, dirs, files in os.walk(inputs):
+    readable_by_steps(inputs)
+    return inputs, heldback
+
+
+def readable_by_steps(folder: Path) -> None:
+    """Folders 0755 and files 0644 below ``folder``: a step runs as a uid of its own and reads them read-only."""
+    for root, dirs, files in os.walk(folder):
         for name in dirs:
             os.chmod(os.path.join(root, name), 0o755)
         for name in files:
             os.chmod(os.path.join(root, name), 0o644)
-    os.chmod(inputs, 0o755)
-    return inputs, heldback
+    os.chmod(folder, 0o755)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,27 +144,36 @@ def prepare_task_inputs(profile: Profile, tasks: tuple[str, ...] | list[str], *,
 
 
 RUN_ROOT = "/sandbox"           # where a step sees its folders under bubblewrap
-WALL_BACKSTOP_FACTOR = 4.0
+WALL_BACKSTOP_FACTOR = LimitsConfig().wall_factor
 """The wall clock only catches sleepers: a step may take this many times its nominal time before it is
-stopped (a busy machine slows a step, it must not fail it); the CPU budget is what a step may spend."""
+stopped (a busy machine slows a step, it must not fail it); the CPU budget is what a step may spend.
+The default of ``LimitsConfig.wall_factor`` (grader/profiles.py), which a course may change."""
 MAX_FILES_PER_STEP = 200
 
 
 def step_limits(spec: StepSpec, profile: Profile, threads: int) -> Limits:
-    """CPU-time budget: the step's nominal seconds on each of its threads; wall clock: a backstop."""
-    nominal = spec.timeout_for(profile)
-    # CUDA maps far more address space than it uses: no RLIMIT_AS on the GPU profile.
-    space = None if profile.name == "paper" else 8192
-    return Limits(wall_s=WALL_BACKSTOP_FACTOR * nominal + 60, cpu_s=nominal * max(1, threads) + 10,
+    """CPU-time budget: the step's nominal seconds on each of its threads; wall clock: a backstop.
+
+    The knobs are the profile's ``limits`` (a course sets them in ``[limits]``): ``step_cpu_s[step id]``
+    replaces a step's nominal seconds, ``wall_factor`` scales the backstop (``WALL_BACKSTOP_FACTOR``
+    unless a course changes it), ``address_space_mb`` 0 lifts RLIMIT_AS (CUDA maps far more than it uses).
+    """
+    nominal = float(profile.limits.step_cpu_s.get(spec.id) or spec.timeout_for(profile))
+    space = profile.limits.address_space_mb or None
+    return Limits(wall_s=profile.limits.wall_factor * nominal + 60, cpu_s=nominal * max(1, threads) + 10,
                   address_space_mb=space, threads=threads)
 
 
-def step_binds(image: Path, run_dir: Path, inputs: Path, staging: Path, cwd: Path, *, gpu: bool = False) -> Binds:
-    """The allowlist of one step: the runner image, the copied submission, the inputs (read-only),
-    its output and working folders (writable), and the GPUs when the profile uses them."""
+def step_binds(image: Path, run_dir: Path, inputs: Path, staging: Path, cwd: Path, *, gpu: bool = False,
+               model: Path | None = None) -> Binds:
+    """The allowlist of one step: the runner image, the copied submission, the inputs and the profile's
+    local model folder when it names one (read-only), its output and working folders (writable), and
+    the GPUs when the profile uses them."""
     from grader.run.image import MOUNT_POINT
 
-    return Binds(ro=((str(image), MOUNT_POINT), (str(run_dir), f"{RUN_ROOT}/run"), (str(inputs), f"{RUN_ROOT}/inputs")),
+    extra = ((str(model), f"{RUN_ROOT}/model"),) if model is not None else ()
+    return Binds(ro=((str(image), MOUNT_POINT), (str(run_dir), f"{RUN_ROOT}/run"), (str(inputs), f"{RUN_ROOT}/inputs"),
+                     *extra),
                  rw=((str(staging), f"{RUN_ROOT}/out"),), workdir=(str(cwd), f"{RUN_ROOT}/work"),
                  devices=tuple(gpu_devices(visible=os.environ.get("CUDA_VISIBLE_DEVICES"))) if gpu else ())
 
@@ -272,11 +299,18 @@ def _run_step_once(spec: StepSpec, *, profile: Profile, run_dir: Path, inputs: P
         os.chmod(d, 0o755)
     os.chmod(work_dir / "steps", 0o755)
     os.chmod(work_dir / "steps" / spec.id, 0o755)
-    binds = step_binds(image, run_dir, inputs, staging, cwd, gpu=profile.name == "paper")
+    model = _local_model(profile)
+    binds = step_binds(image, run_dir, inputs, staging, cwd, gpu=profile.uses_gpu, model=model)
     inside = (lambda host: binds.inside(host, level))
+    # The effective values travel as JSON (the sandbox never reads a course configuration), with a
+    # local model folder renamed to where the step sees it.
+    seen = profile.for_sandbox().to_dict()
+    if model is not None:       # (a dict: the folder exists only inside, so no NLIConfig is built here)
+        seen["nli"]["model"] = inside(model)
     argv = [sys.executable, "-I", "-B", inside(image / "grader" / "run" / "step_main.py"), "--step", spec.id,
             "--submission", inside(run_dir), "--inputs", inside(inputs), "--out", inside(staging),
-            "--profile", profile.name, "--seed", str(seed), "--nonce-stdin"]
+            "--profile", profile.name, "--profile-json", json.dumps(seen, sort_keys=True),
+            "--seed", str(seed), "--nonce-stdin"]
     for module in _image_modules(spec):
         argv += ["--import", module]
     with open(log_path, "a", encoding="utf-8") as fh:
@@ -286,6 +320,14 @@ def _run_step_once(spec: StepSpec, *, profile: Profile, run_dir: Path, inputs: P
     outcome = run_sandboxed(argv, cwd=cwd, env=sandbox_env(inside(cwd)), limits=lim, log_path=log_path,
                             binds=binds, level=level, stdin_data=f"{nonce}\n".encode())
     return outcome, _read_status(staging / "steps" / f"{spec.id}.json", nonce)
+
+
+def _local_model(profile: Profile) -> Path | None:
+    """The profile's model folder when ``nli.model`` names one rather than a shipped model."""
+    from grader.profiles import NLI_MODELS
+
+    model = profile.nli.model
+    return Path(model).resolve() if model not in NLI_MODELS and os.path.isdir(model) else None
 
 
 def _image_modules(spec: StepSpec) -> tuple[str, ...]:
@@ -390,7 +432,7 @@ def run_checks(artifacts: Path | str, heldback: Path | str, profile: Profile | s
                visible_only: bool = False, tasks: tuple[str, ...] | list[str] | None = None,
                log_path: Path | str | None = None, checks_dir: Path | str | None = None,
                rubric_dir: Path | str | None = None, timeout_s: float = 3600,
-               memory_mb: int | None = 8192) -> dict | None:
+               memory_mb: int | None = CHECKS_ADDRESS_SPACE_MB) -> dict | None:
     """Run ``pytest`` over the checks in a fresh trusted process; return the parsed results file.
 
     Returns None when the check process wrote no results (it crashed or the rubric is
@@ -402,9 +444,15 @@ def run_checks(artifacts: Path | str, heldback: Path | str, profile: Profile | s
     name = profile if isinstance(profile, str) else profile.name
     results_out = Path(results_out)
     results_out.unlink(missing_ok=True)
+    profile_json = None
+    if not isinstance(profile, str):    # the effective values (thresholds, rubric) for the trusted checks
+        profile_json = results_out.with_name("profile.json")
+        profile_json.parent.mkdir(parents=True, exist_ok=True)
+        profile_json.write_text(json.dumps(profile.to_dict(), indent=1, sort_keys=True), encoding="utf-8")
     argv = [sys.executable, "-m", "pytest", *check_argv(artifacts, heldback, name, results_out,
                                                          visible_only=visible_only, tasks=tasks,
-                                                         checks_dir=checks_dir, rubric_dir=rubric_dir)]
+                                                         checks_dir=checks_dir, rubric_dir=rubric_dir,
+                                                         profile_json=profile_json)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     # Only our plugin: no third-party pytest plugins found through entry points.
     env.update({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",

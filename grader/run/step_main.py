@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inputs", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--profile", required=True)
+    parser.add_argument("--profile-json", default=None,
+                        help="the effective profile's values (Profile.to_dict), written by the trusted side")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--import", dest="imports", action="append", default=[],
                         help="extra module registering steps (tests)")
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     import time
     import traceback
 
-    from grader.profiles import get_profile
+    from grader.profiles import Profile, get_profile
     from grader.run.step_api import MissingAPI, StepContext, get_step, load_step_modules
 
     out = Path(args.out)
@@ -76,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         load_step_modules(args.imports)
         spec = get_step(args.step)
-        profile = get_profile(args.profile)
+        profile = (Profile.from_dict(json.loads(args.profile_json)) if args.profile_json
+                   else get_profile(args.profile))
         seed = args.seed if args.seed is not None else 0
         ctx = StepContext(inputs=Path(args.inputs), out=out, profile=profile, seed=seed,
                           submission_dir=run_dir, step_id=args.step)
