@@ -4,7 +4,7 @@
     .venv/bin/python -m benchmarks.nli_modes --n-train 2400 --epochs 4 --padded 0
 
 Each mode runs in a fresh process (so one mode's peak memory cannot hide
-another's) through the same code path as ``python -m solutions.nli``: the
+another's) through the same code path as ``grader experiments`` (grader/experiments/nli.py): the
 reference ``prepare_model`` / ``train`` / ``predict`` with dynamic padding.
 Examples/s counts training examples over the wall time of ``train`` (its
 per-epoch evaluation included). Peak memory is the process's peak resident
@@ -61,8 +61,10 @@ def measure(profile_name: str, mode: str, n_train: int, n_eval: int, epochs: int
 
     from grader.data.nli import load_nli_splits
     from grader.models import quiet_libraries
+    from grader.experiments.nli import train_mode
+    from grader.oracles.nli_metrics import nli_metrics
     from grader.profiles import get_profile
-    from solutions.nli_experiment import run_mode
+    from solutions import nli
 
     quiet_libraries()
     budget = {"n_train": n_train, "n_eval": n_eval, "epochs": epochs}
@@ -75,7 +77,8 @@ def measure(profile_name: str, mode: str, n_train: int, n_eval: int, epochs: int
         base_mb = _rss_mb()
     except OSError:
         base_mb = float("nan")
-    record = run_mode(profile, mode, train_set, eval_set)
+    record, predicted = train_mode(nli, profile, mode, train_set, eval_set)
+    record["accuracy"] = nli_metrics(list(eval_set["label"]), predicted)["accuracy"]
     keys = ("mode", "trainable_params", "total_params", "examples_per_s", "peak_memory_mb", "train_time_s",
             "accuracy", "n_train")
     return {**{k: record[k] for k in keys}, "base_mb": base_mb, "batch_size": profile.nli.batch_size,

@@ -2,9 +2,9 @@
 
 This module is graded like a student's ``submission/fraud.py``: it imports only
 third-party libraries (NumPy, scikit-learn, Keras/TensorFlow), and the heavy ones
-inside the functions that need them. The experiment that compares the leaky and the
-correct protocol lives in ``solutions/fraud_experiment.py``
-(``python -m solutions.fraud --profile cpu``).
+inside the functions that need them. Its experiments (the CNN without resampling,
+with split-then-ADASYN, and with the leaky ADASYN-then-split) run like any
+submission's: ``make experiments`` (``grader/experiments/``).
 """
 
 from __future__ import annotations
@@ -185,9 +185,3 @@ class FraudDetector:
         X_in = self._features(X, "predict_proba")
         proba = self.model_.predict(X_in, batch_size=4096, verbose=0)
         return np.asarray(proba, dtype=np.float64).reshape(-1)
-
-
-if __name__ == "__main__":  # python -m solutions.fraud --profile cpu
-    from solutions.fraud_experiment import main
-
-    raise SystemExit(main())

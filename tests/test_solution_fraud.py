@@ -1,4 +1,7 @@
-"""The reference leakage-safe split (no TensorFlow here) and the experiment CLI's error path."""
+"""The reference leakage-safe split and the CNN's input check (no TensorFlow here).
+
+The experiments' error paths (a bad or missing creditcard.csv) are tested with `grader experiments`
+in tests/test_experiments.py."""
 
 import numpy as np
 import pytest
@@ -91,22 +94,3 @@ def test_build_cnn_rejects_inputs_too_short_for_two_pooling_blocks():
     with pytest.raises(ValueError, match="must be an integer"):
         build_cnn(30.0)
 
-
-def test_cli_reports_a_bad_csv_and_exits_2(tmp_path, capsys):
-    from solutions.fraud_experiment import main
-
-    bad = tmp_path / "creditcard.csv"
-    bad.write_text("a,b\n1,2\n", encoding="utf-8")
-    code = main(["--profile", "smoke", "--data", str(bad), "--out", str(tmp_path / "out")])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.startswith("error: ") and "creditcard.csv" in err
-    assert not (tmp_path / "out" / "fraud.json").exists()
-
-
-def test_cli_reports_a_missing_csv_and_exits_2(tmp_path, capsys):
-    from solutions.fraud_experiment import main
-
-    code = main(["--profile", "smoke", "--data", str(tmp_path / "nope.csv")])
-    assert code == 2
-    assert "nope.csv" in capsys.readouterr().err
