@@ -103,12 +103,30 @@ def test_no_catalogue_text_is_left_untranslated():
     """A Persian entry with no Persian letter is a forgotten translation (acronyms excepted)."""
     fa = load_catalogue("fa")
     latin_only = {k: v for k, v in fa.items() if not re.search("[\u0600-\u06ff]", v)}
-    allowed = {"nli.f1", "nli.modes.lora", "fraud.auprc", "fraud.roc_auc"}
+    allowed = {"nli.f1", "nli.modes.lora", "fraud.auprc", "fraud.roc_auc",
+               "figures.mode_lora", "figures.pr_label", "figures.trainable_label"}   # names and placeholders
     assert {k for k in latin_only if k not in allowed and not k.startswith("date.")} == set()
 
 
-def test_catalogue_dir_holds_exactly_the_two_languages():
-    assert sorted(p.stem for p in CATALOGUE_DIR.glob("*.toml")) == ["en", "fa"]
+def test_catalogue_dir_holds_exactly_the_two_languages_and_the_glossary():
+    assert sorted(p.stem for p in CATALOGUE_DIR.glob("*.toml")) == ["en", "fa", "glossary"]
+
+
+def test_the_glossary_loads_one_persian_word_per_term():
+    from grader.report.i18n import load_glossary
+
+    glossary = load_glossary()
+    assert (glossary["accuracy"].fa, glossary["precision"].fa, glossary["recall"].fa) == ("صحت", "دقت", "بازیابی")
+    assert "دقت" in glossary["accuracy"].synonyms and glossary["grader"].fa == "ارزیاب"
+
+
+def test_a_glossary_entry_without_a_persian_term_is_refused(tmp_path):
+    from grader.report.i18n import load_glossary
+
+    bad = tmp_path / "glossary.toml"
+    bad.write_text('[accuracy]\nen = ["accuracy"]\n', encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"\[accuracy\] needs en = \[English forms\] and fa = "):
+        load_glossary(bad)
 
 
 @pytest.mark.parametrize("day, en_hijri, fa_hijri", [

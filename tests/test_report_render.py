@@ -35,7 +35,7 @@ POPPLER = all(shutil.which(t) for t in ("pdftotext", "pdfimages", "pdfinfo", "pd
 needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils missing: apt-get install -y poppler-utils")
 EN, FA = load_catalogue("en"), load_catalogue("fa")
 HEADINGS = ("meta.report_title", "nli.heading", "nli.table_heading", "nli.per_class_heading", "fraud.heading",
-            "fraud.counts_heading", "fraud.metrics_heading", "fraud.leaky_heading", "checks.heading")
+            "fraud.counts_heading", "fraud.metrics_heading", "arms.heading", "checks.heading")
 
 
 def _run(*cmd: str) -> str:
@@ -107,7 +107,7 @@ def test_headings_of_both_languages(full):
 @needs_poppler
 def test_cover_then_one_part_per_task(full):
     pages = pdf_pages(full)
-    assert 7 <= pages <= 12, pages
+    assert 10 <= pages <= 16, pages         # each language's part carries its own figures
     cover = _run("pdftotext", "-f", "1", "-l", "1", "-layout", str(full), "-")
     assert "Submission report" in cover and "Sara Ahmadi" in cover and EN["nli.table_heading"] not in cover
     page2 = _run("pdftotext", "-f", "2", "-l", "2", "-layout", str(full), "-")
@@ -118,14 +118,18 @@ def test_cover_then_one_part_per_task(full):
 @needs_poppler
 def test_every_figure_is_embedded(full):
     figures = sorted((full.parent / "figures").glob("*.png"))
-    assert [f.stem for f in figures] == sorted(["nli_params", "nli_curves", "nli_confusion", "fraud_counts",
-                                                "adasyn_r", "cnn_curves", "pr_curve", "fraud_confusion"])
+    names = ["nli_params", "nli_curves", "nli_confusion", "fraud_counts", "adasyn_r", "cnn_curves", "pr_curve",
+             "fraud_confusion"]
+    # each figure drawn twice: English labels for the English part, Persian for the Persian part
+    assert [f.name for f in figures] == sorted(f"{n}.{lang}.png" for n in names for lang in ("en", "fa"))
     images = pdf_images(full)
-    assert len(images) == len(figures) == 8
+    assert len(images) == len(figures) == 16
     assert all(w == 1020 for w, _ in images)         # 6.8 in at 150 dpi: the text width, sharp in print
     html = full.with_suffix(".html").read_text(encoding="utf-8")
-    assert sorted(re.findall(r'<img src="figures/([a-z_]+)\.png"', html)) == [f.stem for f in figures]
-    # every figure has a caption in each language
+    assert sorted(re.findall(r'<img src="figures/([a-z_]+\.(?:en|fa))\.png"', html)) == [f.stem for f in figures]
+    for lang in ("en", "fa"):        # in its language's part, with its language's caption
+        assert len(re.findall(rf'<figure class="[a-z]*" lang="{lang}" dir="[a-z]+">\s*<img src="figures/[a-z_]+\.{lang}\.png"',
+                              html)) == 8
     assert len(re.findall(r'<figcaption lang="en"', html)) == len(re.findall(r'<figcaption lang="fa" dir="rtl"', html)) == 8
 
 
@@ -161,11 +165,62 @@ def test_failing_report_shows_failures_and_gaps(failing):
     assert "Expected lora_B to be all zeros" in text
     assert "split_then_resample() in" in text
     assert "nli_lora.json was not found in" in text                     # the crashed LoRA run
-    assert EN["fraud.no_leaky"] in text
+    # both null arms in one line, not a page
+    assert "Not measured in this run: No resampling, ADASYN → split (leaky)." in text
     assert "✗ failed" in text and "✓ passed" in text
     outline = pdf_outline(failing)
-    assert FA["checks.heading"] in outline and FA["fraud.leaky_heading"] in outline
-    assert len(pdf_images(failing)) == 8            # LoRA panels say "not available", the figures remain
+    assert FA["checks.heading"] in outline and FA["arms.heading"] in outline
+    assert len(pdf_images(failing)) == 16           # LoRA panels say "not available", the figures remain
+
+
+@pytest.mark.slow
+@needs_poppler
+def test_three_fraud_arms_side_by_side_with_the_fixture_numbers(full):
+    """full/fraud.json carries a no_resampling block (a fixture-only stand-in for the harness's)."""
+    text = pdf_text(full)
+    flat = " ".join(text.split())
+    assert re.search(r"Metric\s+No resampling\s+Split → ADASYN \(correct\)\s+ADASYN → split \(leaky\)", text)
+    for row in (r"AUPRC\s+0\.7023\s+0\.7412\s+0\.9987", r"ROC AUC\s+0\.9518\s+0\.9731\s+0\.9991",
+                r"Base rate\s+0\.0050\s+0\.0050\s+0\.4998", r"Precision at 0\.5\s+0\.9048\s+0\.5104\s+0\.9949",
+                r"Recall at 0\.5\s+0\.6333\s+0\.8167\s+0\.9992", r"F1 at 0\.5\s+0\.7451\s+0\.6282\s+0\.9971",
+                r"Best F1\s+0\.7636\s+0\.7679\s+0\.9981", r"Synthetic rows in the test part\s+—\s+—\s+49\.7%"):
+        assert re.search(row, text), row
+    for number in ("۰٫۷۰۲۳", "۰٫۹۰۴۸", "۰٫۶۳۳۳", "۴۹٫۷٪"):                  # the Persian table
+        assert number in text, number
+    # the original report's claims, each answered by a measurement
+    assert ("the leaky arm's precision at 0.5 is 0.995 against 0.510 in the correct arm (0.485 higher) and its "
+            "AUPRC 0.999 against 0.741") in flat
+    assert "49.7% of its test rows (11,879 of 23,880) are synthetic" in flat
+    assert ("AUPRC is 0.702 without resampling and 0.741 with ADASYN after the split (0.039 higher); recall at 0.5 "
+            "is 0.633 and 0.817") in flat
+    assert ("LoRA reaches accuracy 0.758 and full fine-tuning 0.827 (LoRA: 0.068 lower). The claim does not hold "
+            "in this run.") in flat
+    assert "Not measured in this run" not in text
+
+
+@pytest.mark.slow
+@needs_poppler
+def test_null_arms_are_one_line_not_a_table(failing):
+    lines = [line.strip() for line in pdf_text(failing).splitlines()]
+    assert "Not measured in this run: No resampling, ADASYN → split (leaky)." in lines
+    assert not any(line.startswith("Metric") and "No resampling" in line for line in lines)
+    assert any(re.fullmatch(r"Metric\s+Split → ADASYN \(correct\)", line) for line in lines)   # the one measured arm
+    html = failing.with_suffix(".html").read_text(encoding="utf-8")
+    assert "در این اجرا اندازه‌گیری نشده است: بدون بازنمونه‌گیری، اول" in html
+
+
+def test_a_tie_between_lora_and_full_is_said_as_a_tie(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURES / "full", results)
+    for mode, acc in (("full", 0.3333), ("lora", 0.33333)):     # the smoke profile's chance-level runs
+        path = results / f"nli_{mode}.json"
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["accuracy"] = acc
+        path.write_text(json.dumps(data), encoding="utf-8")
+    ctx = report_context(results, student=results, lang="both", out_dir=tmp_path / "out", today=DAY)
+    html = render_html("report.html.j2", ctx, font_urls={})
+    assert "(LoRA: no difference to three decimals). The claim does not hold in this run." in " ".join(html.split())
+    assert "(<bdi dir=\"ltr\">LoRA</bdi>: بدون تفاوت تا سه رقم اعشار)" in html and FA["arms.lora_fails"] in html
 
 
 @pytest.mark.slow

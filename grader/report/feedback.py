@@ -19,7 +19,9 @@ from grader.report.render import FigureSet, _profile_summary, checks_view, dates
 
 
 def feedback_context(grade_dir: Path | str, *, today: _dt.date | None = None) -> dict:
-    """Everything ``templates/feedback.html.j2`` needs; figures go to ``grade_dir/figures``."""
+    """Everything ``templates/feedback.html.j2`` needs; figures go to ``grade_dir/figures``, drawn
+    once with English labels (the instructor's page; captions stay bilingual), which keeps a batch's
+    feedback at half the drawing time of a student's bilingual report."""
     grade_dir = Path(grade_dir)
     checks, source = load_checks(grade_dir)
     results = Results.load(grade_dir / "summary")

@@ -94,6 +94,32 @@ def load_catalogue(lang: str, directory: Path = CATALOGUE_DIR) -> dict[str, str]
         raise CatalogueError(f"{path} is not valid TOML: {err}") from None
 
 
+@dataclass(frozen=True)
+class GlossaryTerm:
+    """One English term and the one Persian word Mizan uses for it (``i18n/glossary.toml``)."""
+
+    key: str
+    en: tuple[str, ...]
+    fa: str
+    synonyms: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=None)
+def load_glossary(path: Path = CATALOGUE_DIR / "glossary.toml") -> dict[str, GlossaryTerm]:
+    """``{term: GlossaryTerm}``: the one home of Mizan's Persian terminology, so a translator changes a
+    word in one place and a test can find every Persian string that strays from it."""
+    try:
+        table = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise CatalogueError(f"cannot read the glossary {path}: {err}") from None
+    terms = {}
+    for key, entry in table.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("fa"), str) or not entry.get("en"):
+            raise CatalogueError(f"{path}: [{key}] needs en = [English forms] and fa = \"the Persian term\"")
+        terms[key] = GlossaryTerm(key, tuple(entry["en"]), entry["fa"], tuple(entry.get("synonyms", ())))
+    return terms
+
+
 def persian_digits(text: str) -> str:
     """ASCII digits -> Persian digits; '.'/',' inside a number -> Persian separators."""
     def one(match: re.Match) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import math
 import os
 import tempfile
 import time
@@ -102,31 +103,39 @@ def dates(day: _dt.date, L: Lang) -> dict[str, str]:
 
 @dataclass
 class Fig:
-    """A drawn figure: where it is (relative to the HTML), its number and caption key."""
+    """A drawn figure: its file per language (relative to the HTML), its number and caption key."""
 
-    src: str
+    srcs: dict[str, str]
     n: int
     caption: str
 
+    def src(self, code: str) -> str:
+        """The drawing in language ``code``, else the first one drawn."""
+        return self.srcs.get(code) or next(iter(self.srcs.values()))
+
 
 class FigureSet:
-    """Draws figures into one folder and numbers them in the order the report shows them."""
+    """Draws figures into one folder, once per language in ``langs`` (axis labels and legends in
+    that language), and numbers them in the order the report shows them."""
 
-    def __init__(self, folder: Path, base: Path):
-        self.folder, self.base, self.count, self.paths = folder, base, 0, []
+    def __init__(self, folder: Path, base: Path, langs=("en",)):
+        self.folder, self.base, self.langs, self.count, self.paths = folder, base, tuple(langs), 0, []
 
     def add(self, func, data, name: str, caption: str, source: str):
         from grader.report import figures
 
         if isinstance(data, Missing):
             return data
-        result = figures.draw(func, data, self.folder, name, source)
-        if isinstance(result, Missing):
-            log.warning("figure %s not drawn: %s", name, result.values.get("detail"))
-            return result
+        srcs = {}
+        for code in self.langs:
+            result = figures.draw(func, data, self.folder, name, source, code)
+            if isinstance(result, Missing):
+                log.warning("figure %s not drawn: %s", name, result.values.get("detail"))
+                return result
+            self.paths.append(result)
+            srcs[code] = os.path.relpath(result, self.base).replace(os.sep, "/")
         self.count += 1
-        self.paths.append(result)
-        return Fig(src=os.path.relpath(result, self.base).replace(os.sep, "/"), n=self.count, caption=caption)
+        return Fig(srcs=srcs, n=self.count, caption=caption)
 
 
 # ---- view model ---------------------------------------------------------------------------------
@@ -170,8 +179,12 @@ def nli_view(results: Results, figs: FigureSet) -> dict:
     from grader.report import figures as F
 
     source = "nli_<mode>.json"
+    claim = None
+    full, lora = nli.get("full"), nli.get("lora")
+    if full and lora and _number(full.get("accuracy")) and _number(lora.get("accuracy")):
+        claim = {"full": full["accuracy"], "lora": lora["accuracy"], "gap": lora["accuracy"] - full["accuracy"]}
     return {
-        "available": True, "info": info, "rows": rows,
+        "available": True, "info": info, "rows": rows, "lora_claim": claim,
         "missing": [m for m in nli.values() if isinstance(m, Missing)] + results.notes.get("nli", []),
         "fig_params": figs.add(F.fig_nli_params, nli, "nli_params", "nli.cap_params", source),
         "fig_curves": figs.add(F.fig_nli_curves, nli, "nli_curves", "nli.cap_curves", source),
@@ -179,9 +192,15 @@ def nli_view(results: Results, figs: FigureSet) -> dict:
     }
 
 
-LEAKY_ROWS = (("auprc", ("pr_auc",)), ("roc_auc", ("roc_auc",)), ("base_rate", ("base_rate",)),
-              ("precision_05", ("at_0.5", "precision")), ("recall_05", ("at_0.5", "recall")),
-              ("f1_05", ("at_0.5", "f1")), ("best_f1_value", ("best_f1", "f1")))
+ARMS = ("no_resampling", "correct", "leaky")
+"""The fraud study's three protocols (docs/CONTRACTS.md): no resampling, split -> ADASYN, ADASYN -> split."""
+ARM_ROWS = (("auprc", ("pr_auc",)), ("roc_auc", ("roc_auc",)), ("base_rate", ("base_rate",)),
+            ("precision_05", ("at_0.5", "precision")), ("recall_05", ("at_0.5", "recall")),
+            ("f1_05", ("at_0.5", "f1")), ("best_f1_value", ("best_f1", "f1")))
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _dig(data, path):
@@ -193,6 +212,42 @@ def _dig(data, path):
 
 
 COUNT_PARTS = ("original", "train_before", "train_after", "validation", "test")
+
+
+def _share(test_set) -> float | None:
+    """Percent of a test set's rows that are synthetic, or None when the run did not record it."""
+    if isinstance(test_set, dict) and _number(test_set.get("synthetic_rows")) and _number(test_set.get("rows")) \
+            and test_set["rows"] > 0:
+        return 100.0 * test_set["synthetic_rows"] / test_set["rows"]
+    return None
+
+
+def arms_view(fraud: dict) -> dict:
+    """The three arms side by side: one column per measured arm, the leaky test part's share of
+    synthetic rows, and the two measurements that answer the original report's claims
+    (resampling before the split; does ADASYN help). Arms written as null are listed as not measured."""
+    arms = [a for a in ARMS if isinstance(fraud.get(a), dict)]
+    rows = [{"key": key, "values": [_dig(fraud[a], path) for a in arms]} for key, path in ARM_ROWS]
+    view: dict = {"arms": arms, "rows": rows, "missing": [a for a in ARMS if a not in arms]}
+    lt = fraud.get("leaky_test")
+    if "leaky" in arms and isinstance(lt, dict) and _number(lt.get("synthetic_rows")) and _number(lt.get("rows")) \
+            and lt["rows"] > 0:
+        view["synthetic"] = {"synthetic": lt["synthetic_rows"], "rows": lt["rows"],
+                             "share": 100.0 * lt["synthetic_rows"] / lt["rows"]}
+    # the experiments record every arm's test set (``test_sets``); a graded run only the leaky one's
+    sets = fraud.get("test_sets") if isinstance(fraud.get("test_sets"), dict) else {}
+    view["shares"] = [_share(sets.get(a)) if a != "leaky" or not view.get("synthetic") else view["synthetic"]["share"]
+                      for a in arms]
+    get = {a: {key: _dig(fraud[a], path) for key, path in ARM_ROWS} for a in arms}
+    if {"correct", "leaky"} <= set(arms) and all(_number(get[a][k]) for a in ("correct", "leaky")
+                                                   for k in ("precision_05", "auprc", "base_rate")):
+        view["leaky_claim"] = {"correct": get["correct"], "leaky": get["leaky"],
+                               "gap": get["leaky"]["precision_05"] - get["correct"]["precision_05"]}
+    if {"correct", "no_resampling"} <= set(arms) and all(_number(get[a][k]) for a in ("correct", "no_resampling")
+                                                           for k in ("auprc", "recall_05")):
+        view["resampling_claim"] = {"none": get["no_resampling"], "correct": get["correct"],
+                                    "gap": get["correct"]["auprc"] - get["no_resampling"]["auprc"]}
+    return view
 
 
 def fraud_view(results: Results, figs: FigureSet) -> dict:
@@ -240,21 +295,14 @@ def fraud_view(results: Results, figs: FigureSet) -> dict:
         view["correct"] = correct
     view["fig_pr"] = figs.add(F.fig_pr_curve, fraud, "pr_curve", "fraud.cap_pr", src)
     view["fig_cm"] = figs.add(F.fig_fraud_confusion, fraud, "fraud_confusion", "fraud.cap_cm", src)
-    # leaky versus correct
+    view["arms"] = arms_view(fraud)
+    # leaky versus correct: why the leaky numbers are wrong
     leaky = fraud.get("leaky")
     if correct and isinstance(leaky, dict):
-        rows = []
-        for key, path in LEAKY_ROWS:
-            c, lk = _dig(correct, path), _dig(leaky, path)
-            rows.append({"key": key, "correct": c, "leaky": lk,
-                         "diff": lk - c if isinstance(c, (int, float)) and isinstance(lk, (int, float)) else None})
-        view["leaky"] = {"rows": rows, "auprc": correct.get("pr_auc"), "leaky_auprc": leaky.get("pr_auc"),
+        view["leaky"] = {"auprc": correct.get("pr_auc"), "leaky_auprc": leaky.get("pr_auc"),
                          "base": correct.get("base_rate"), "leaky_base": leaky.get("base_rate")}
         a, b = view["leaky"]["auprc"], view["leaky"]["leaky_auprc"]
-        view["leaky"]["gap"] = b - a if all(isinstance(x, (int, float)) for x in (a, b)) else None
-        lt = fraud.get("leaky_test")
-        if isinstance(lt, dict) and isinstance(lt.get("synthetic_rows"), int) and isinstance(lt.get("rows"), int):
-            view["leaky"]["synthetic"] = {"synthetic": lt["synthetic_rows"], "rows": lt["rows"]}
+        view["leaky"]["gap"] = b - a if _number(a) and _number(b) else None
     else:
         view["leaky"] = None
     view["times"] = fraud.get("times") if isinstance(fraud.get("times"), dict) else None
@@ -367,7 +415,7 @@ def report_context(results_dir: Path | str, *, checks=None, student=None, lang: 
         checks, source = list(checks), None
     langs = langs_for(lang)
     today = today or _dt.date.today()
-    figs = FigureSet(out_dir / "figures", out_dir)
+    figs = FigureSet(out_dir / "figures", out_dir, [L.code for L in langs])
     return {
         "langs": langs, "lang": lang, "student": student, "results_dir": str(results_dir),
         "dates": {L.code: dates(today, L) for L in langs}, "profile": _profile_summary(results),
