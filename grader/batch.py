@@ -30,7 +30,7 @@ from grader.errors import MizanError
 from grader.profiles import Profile, get_profile
 
 REPO = Path(__file__).resolve().parents[1]
-HASH_VERSION = "mizan-grade-2"
+HASH_VERSION = "mizan-grade-3"      # 3: the effective profile's values, not its name
 
 
 class SubmissionError(MizanError, ValueError):
@@ -102,6 +102,15 @@ def submission_id(sub_dir: Path) -> str:
     return name.lstrip(".") or "submission"
 
 
+def submission_ids(subs: list[Path]) -> list[str]:
+    """The id of each folder (its output folder's name); two folders with one id are an error."""
+    ids = [submission_id(s) for s in subs]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise SubmissionError(f"two submission folders map to the same id: {', '.join(sorted(dupes))}")
+    return ids
+
+
 def grader_fingerprint() -> str:
     """Hash of what decides a grade (steps, tasks, checks, rubric): fixing a check regrades everyone."""
     h = hashlib.sha256()
@@ -112,10 +121,11 @@ def grader_fingerprint() -> str:
     return h.hexdigest()
 
 
-def content_hash(sub_dir: Path, profile: str, tasks: tuple[str, ...] = (), visible_only: bool = False,
+def content_hash(sub_dir: Path, profile: Profile | str, tasks: tuple[str, ...] = (), visible_only: bool = False,
                  sources=None) -> str:
     """sha256 of the API modules' bytes as read for the copy (``grader.run.intake``: no link followed),
-    the profile, the selection, the grader and the grading secret's tag: equal hash, equal grade."""
+    the effective profile's values (a course configuration's too: ``Profile.fingerprint``), the
+    selection, the grader and the grading secret's tag: equal hash, equal grade."""
     from grader.run.intake import API_FILES, read_api_sources
     from grader.secret import secret_tag
 
@@ -123,7 +133,8 @@ def content_hash(sub_dir: Path, profile: str, tasks: tuple[str, ...] = (), visib
     h = hashlib.sha256(HASH_VERSION.encode())
     h.update(grader_fingerprint().encode())
     h.update(secret_tag().encode())
-    h.update(f"|{profile}|{','.join(sorted(tasks))}|{int(visible_only)}|".encode())
+    profile = get_profile(profile) if isinstance(profile, str) else profile
+    h.update(f"|{profile.name}|{profile.fingerprint()}|{','.join(sorted(tasks))}|{int(visible_only)}|".encode())
     for name in API_FILES:
         data = sources.files.get(name)
         h.update(name.encode() + b"\0")
@@ -132,11 +143,26 @@ def content_hash(sub_dir: Path, profile: str, tasks: tuple[str, ...] = (), visib
     return h.hexdigest()
 
 
-def _read_meta(out_dir: Path) -> dict | None:
+def read_grade(out_dir: Path) -> dict | None:
+    """``out_dir/grade.json``, or None when it is missing or unreadable."""
     try:
-        return json.loads((out_dir / "grade.json").read_text(encoding="utf-8"))
+        return json.loads((Path(out_dir) / "grade.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+_read_meta = read_grade
+
+
+def final_grade(out_dir: Path, digest: str) -> dict | None:
+    """The resume test: ``grade.json`` of ``out_dir`` when it is a final grade of exactly ``digest``
+    (same content hash, not marked for regrading, its results present), else None."""
+    out_dir = Path(out_dir)
+    meta = read_grade(out_dir)
+    if (meta and meta.get("hash") == digest and not meta.get("regrade")
+            and (out_dir / "results.json").is_file() and (out_dir / "checks.json").is_file()):
+        return meta
+    return None
 
 
 def _logger(path: Path) -> Callable[[str], None]:
@@ -180,10 +206,9 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
     tasks = tuple(tasks) if tasks else ()
     sid = submission_id(sub_dir)
     sources = read_api_sources(sub_dir)
-    digest = content_hash(sub_dir, profile.name, tasks, visible_only, sources)
-    meta = _read_meta(out_dir)
-    if (not force and meta and meta.get("hash") == digest and not meta.get("regrade")
-            and (out_dir / "results.json").is_file() and (out_dir / "checks.json").is_file()):
+    digest = content_hash(sub_dir, profile, tasks, visible_only, sources)
+    meta = None if force else final_grade(out_dir, digest)
+    if meta:
         return GradeSummary(sid, "skipped", meta.get("score", 0.0), meta.get("max_score", 0.0), str(out_dir),
                             0.0, "unchanged since the last grade")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -232,7 +257,7 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
     say(f"checks: running the {'visible ' if visible_only else ''}checks on what the steps wrote")
     raw = run_checks(art, heldback, profile, out_dir / "checks.json", visible_only=visible_only,
                      tasks=tasks or None, log_path=log_path, checks_dir=checks_dir, rubric_dir=rubric_dir,
-                     memory_mb=None if profile.name == "paper" else 8192)
+                     memory_mb=profile.checks_memory_mb)
     if raw is None:
         log("the check phase wrote no results (see the output above); every check scores 0 as a grader error")
         rubric = load_rubric(rubric_dir, tasks or None)
@@ -266,7 +291,8 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
     wall = time.perf_counter() - start
     write_json_atomic(out_dir / "results.json", gradescope_results(
         results, execution_time=wall, output=summary_text,
-        extra_data={"id": sid, "profile": profile.name, "hash": digest, "isolation": isolation,
+        extra_data={"id": sid, "profile": profile.name, "profile_values": profile.to_dict(), "hash": digest,
+                    "isolation": isolation,
                     "sandboxed": "none" not in isolation, "overloaded_steps": overloaded}))
 
     t = time.perf_counter()
@@ -276,7 +302,8 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
     wall = time.perf_counter() - start
     write_json_atomic(out_dir / "grade.json", {
         "id": sid, "name": student.name or "", "student_id": student.student_id or "", "hash": digest,
-        "profile": profile.name, "tasks": list(tasks), "visible_only": visible_only,
+        "profile": profile.name, "profile_values": profile.to_dict(), "tasks": list(tasks),
+        "visible_only": visible_only,
         "score": earned, "max_score": max_score, "checks": {r.name: r.earned for r in results},
         "steps": {k: v.get("status") for k, v in statuses.items()}, "phases": phases, "wall_s": round(wall, 2),
         "isolation": isolation, "regrade": bool(overloaded or grader_failures), "grader_errors": grader_failures,
@@ -388,9 +415,15 @@ def _feedback(out_dir: Path, log) -> None:
 
 
 def _grade_worker(args: tuple) -> GradeSummary:
-    sub, profile_name, out_dir, kwargs = args
+    sub, profile, out_dir, kwargs = args         # profile: the effective Profile object (picklable)
+    return grade_or_error(sub, profile, out_dir, **kwargs)
+
+
+def grade_or_error(sub, profile: Profile | str, out_dir, **kwargs) -> GradeSummary:
+    """:func:`grade_submission`, with any exception turned into an "error" summary and logged to run.log:
+    what one worker of a batch (here, or a Slurm task: ``grader.slurm``) does with one submission."""
     try:
-        return grade_submission(sub, profile_name, out_dir, **kwargs)
+        return grade_submission(sub, profile, out_dir, **kwargs)
     except Exception as err:  # noqa: BLE001 - one submission never stops the batch
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         with open(Path(out_dir) / "run.log", "a", encoding="utf-8") as fh:
@@ -441,10 +474,7 @@ def grade_many(subs: list[Path], profile: Profile | str, out_root: Path | str, *
     profile = get_profile(profile) if isinstance(profile, str) else profile
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
-    ids = [submission_id(s) for s in subs]
-    dupes = {i for i in ids if ids.count(i) > 1}
-    if dupes:
-        raise SubmissionError(f"two submission folders map to the same id: {', '.join(sorted(dupes))}")
+    ids = submission_ids(subs)
     from grader.run.sandbox import isolation
 
     level, notes = isolation(bool(kwargs.get("allow_unsandboxed")))     # refuses here, before any work
@@ -454,7 +484,7 @@ def grade_many(subs: list[Path], profile: Profile | str, out_root: Path | str, *
     if "inputs" not in kwargs:
         # Prepared once here, before any worker starts, so parallel workers only read the cache.
         kwargs["inputs"] = prepare_task_inputs(profile, tuple(kwargs.get("tasks") or TASKS))
-    jobs_list = [(str(s), profile.name, str(out_root / i), kwargs) for s, i in zip(subs, ids)]
+    jobs_list = [(str(s), profile, str(out_root / i), kwargs) for s, i in zip(subs, ids)]
     results: list[GradeSummary] = []
     n = len(jobs_list)
     began = time.perf_counter()

@@ -33,16 +33,26 @@ def _grade(args: argparse.Namespace) -> int:
     else:
         subs = [batch.reference_submission()]
         print(f"mizan: no submission given; grading the reference solution ({subs[0]})")
-    print(f"mizan: grading {len(subs)} submission(s) on profile {args.profile} with {args.jobs} job(s) "
-          f"into {args.out}", flush=True)
+    from grader.slurm import executor_of
+
+    executor = executor_of(args)
+    how = "as a Slurm job array" if executor == "slurm" else f"with {args.jobs} job(s)"
+    print(f"mizan: grading {len(subs)} submission(s) on profile {args.profile} {how} into {args.out}", flush=True)
     from grader.secret import SECRET_ENV, SECRET_FILE_ENV, grading_secret
 
     if not grading_secret():
         print(f"mizan: no grading secret ({SECRET_ENV} or {SECRET_FILE_ENV}): held-back data are drawn with "
               f"the public seeds, which any copy of Mizan can regenerate; set one for real grading", flush=True)
-    summaries = batch.grade_many(subs, args.profile, args.out, jobs=max(1, args.jobs), tasks=args.tasks,
-                                 force=args.force, progress=lambda line: print(line, flush=True),
-                                 allow_unsandboxed=args.unsandboxed)
+    if executor == "slurm":
+        from grader.slurm import grade_on_slurm, options_of
+
+        summaries = grade_on_slurm(subs, args.resolved_profile, args.out, tasks=args.tasks, force=args.force,
+                                   allow_unsandboxed=args.unsandboxed, options=options_of(args),
+                                   progress=lambda line: print(line, flush=True))
+    else:
+        summaries = batch.grade_many(subs, args.resolved_profile, args.out, jobs=max(1, args.jobs), tasks=args.tasks,
+                                     force=args.force, progress=lambda line: print(line, flush=True),
+                                     allow_unsandboxed=args.unsandboxed)
     print()
     print(batch.score_table(summaries))
     print(f"\nResults: {args.out}/<id>/results.json; gradebook: {args.out}/gradebook.csv")
@@ -71,7 +81,7 @@ def _check(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("build") / "check" / batch.submission_id(sub)
     print(f"mizan: visible checks of {sub} on profile {args.profile} (output: {out})", flush=True)
     # The student's own machine: nothing to guard that the student does not own, so no sandbox is required.
-    summary = batch.grade_submission(sub, args.profile, out, tasks=args.tasks, visible_only=True, feedback=False,
+    summary = batch.grade_submission(sub, args.resolved_profile, out, tasks=args.tasks, visible_only=True, feedback=False,
                                      allow_unsandboxed=True, progress=lambda line: print(line, flush=True))
     if summary.status == "error":
         raise MizanError(summary.message)
@@ -101,8 +111,15 @@ def build_parser(student_bundle: bool | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_profile(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--profile", default=DEFAULT_PROFILE, choices=sorted(PROFILES),
-                       help="model, data and budget (default: %(default)s)")
+        """The options every command resolves into one effective profile (grader.config)."""
+        p.add_argument("--profile", default=None, choices=sorted(PROFILES),
+                       help=f"base profile: model, data and budget (default: the course configuration's "
+                            f"profile, else $PROFILE, else {DEFAULT_PROFILE})")
+        p.add_argument("--config", metavar="PATH",
+                       help="course configuration (TOML; default: $MIZAN_CONFIG, else ./mizan.toml when present)")
+        p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="override one value of the course configuration for this run, e.g. nli.epochs=2 "
+                            "(repeatable)")
         return p
 
     check = with_profile(sub.add_parser(
@@ -116,10 +133,21 @@ def build_parser(student_bundle: bool | None = None) -> argparse.ArgumentParser:
     report.add_argument("--submission", help=f"submission folder ({default_sub})")
     report.add_argument("--lang", default="both", choices=("fa", "en", "both"))
     report.set_defaults(func=lambda args: __import__("grader.report.cli", fromlist=["run_report"]).run_report(args))
+
+    experiments = with_profile(sub.add_parser(
+        "experiments", help="run a submission through the homework's experiments (three NLI modes, three fraud "
+                            "arms) and write the results JSON its report shows"))
+    experiments.add_argument("--submission", help=f"submission folder ({default_sub})")
+    experiments.add_argument("--tasks", type=_tasks, default=(), help="comma-separated tasks to run: nli,fraud")
+    experiments.add_argument("--out", help="output folder (default: build/experiments/<submission id>/<profile>)")
+    experiments.set_defaults(
+        func=lambda args: __import__("grader.experiments.cli", fromlist=["run_cli"]).run_cli(args))
     if bundle:      # a student's own machine: the checks run unsandboxed where no sandbox is possible
         return parser
     report.add_argument("--unsandboxed", action="store_true",
                         help="run the checks a report needs even where no sandbox is possible")
+    experiments.add_argument("--unsandboxed", action="store_true",
+                             help="run the experiments even where no sandbox is possible")
 
     grade = with_profile(sub.add_parser("grade", help="grade one submission or a folder of them"))
     grade.add_argument("--submission", help=f"one submission folder ({default_sub})")
@@ -130,9 +158,15 @@ def build_parser(student_bundle: bool | None = None) -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true", help="grade again even when the content hash is unchanged")
     grade.add_argument("--unsandboxed", action="store_true",
                        help="grade even where no sandbox is possible; every result is then marked unsandboxed")
+    grade.add_argument("--executor", choices=("local", "slurm"),
+                       help="where submissions are graded: here (--jobs at a time) or one Slurm job array "
+                            "(default: the course configuration's executor, else local)")
+    for name, what in (("partition", "partition"), ("account", "account"), ("qos", "quality of service")):
+        grade.add_argument(f"--{name}", help=f"Slurm {what} of the job array (default: the course "
+                                             f"configuration's [slurm] {name}, else Slurm's own)")
     grade.set_defaults(func=_grade)
 
-    dist = sub.add_parser("dist", help="build the student bundle and the Gradescope autograder zip")
+    dist = with_profile(sub.add_parser("dist", help="build the student bundle and the Gradescope autograder zip"))
     dist.add_argument("--out", default="dist", help="output folder (default: %(default)s)")
     dist.set_defaults(func=lambda args: __import__("grader.dist", fromlist=["run_dist"]).run_dist(args))
 
@@ -156,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mizan: {err}", file=sys.stderr)
         return 3
     try:
+        if hasattr(args, "set"):        # every command with --config/--set: one effective profile
+            from grader.config import resolve_args
+
+            args.resolved_profile = resolve_args(args)
+            args.profile = args.resolved_profile.name
         return int(args.func(args) or 0)
     except MizanError as err:
         print(f"mizan: {err}", file=sys.stderr)

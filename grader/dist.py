@@ -12,7 +12,9 @@ that outgrows one machine scales.
 from __future__ import annotations
 
 import ast
+import json
 import os
+import re
 import shutil
 import stat
 import zipfile
@@ -43,20 +45,21 @@ STUDENT_MAKEFILE = f"""\
 #   make setup                  create .venv: Python 3.11 and the pinned packages (about 3 GB, a few minutes)
 #   make check                  the visible checks on ./submission (SUBMISSION=path for another folder);
 #                               exits 0 only when every visible check passed
+#   make experiments            your submission through the homework's experiments (NLI modes, fraud arms)
 #   make report                 your bilingual report.pdf
 PYTHON     ?= python3.11
 VENV       := .venv
 PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.installed
 SUBMISSION ?= .
-PROFILE    ?= cpu
+PROFILE    ?=
 REPORT_LANG ?= both
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup check report
+.PHONY: setup check experiments report
 $(STAMP): requirements.txt
 \t@test -x $(PY) || command -v $(PYTHON) >/dev/null || {{ echo "make setup: $(PYTHON) not found; install Python 3.11 or pass PYTHON=/path/to/python3.11"; exit 2; }}
 \t@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,10 +70,13 @@ $(STAMP): requirements.txt
 setup: $(STAMP)
 
 check: $(STAMP)
-\t$(PY) -m grader check --profile $(PROFILE) --submission $(SUBMISSION)
+\t$(PY) -m grader check $(if $(PROFILE),--profile $(PROFILE)) --submission $(SUBMISSION)
+
+experiments: $(STAMP)
+\t$(PY) -m grader experiments $(if $(PROFILE),--profile $(PROFILE)) --submission $(SUBMISSION) $(if $(TASKS),--tasks $(TASKS))
 
 report: $(STAMP)
-\t$(PY) -m grader report --profile $(PROFILE) --submission $(SUBMISSION) --lang $(REPORT_LANG)
+\t$(PY) -m grader report $(if $(PROFILE),--profile $(PROFILE)) --submission $(SUBMISSION) --lang $(REPORT_LANG)
 """
 
 STUDENT_PYTEST_INI = """\
@@ -132,7 +138,8 @@ SECRET_DEFAULT="${MIZAN_SECRET_DEFAULT:-/etc/mizan/secret}"
 if [ -z "${MIZAN_SECRET:-}" ] && [ -z "${MIZAN_SECRET_FILE:-}" ] && [ -f "$SECRET_DEFAULT" ]; then
   export MIZAN_SECRET_FILE="$SECRET_DEFAULT"
 fi
-exec "$PY" -m grader gradescope --root "$ROOT" --profile "${MIZAN_PROFILE:-cpu}"
+# The course's configuration is ./mizan.toml when `make dist` was given one; MIZAN_PROFILE picks the base profile.
+exec "$PY" -m grader gradescope --root "$ROOT" ${MIZAN_PROFILE:+--profile "$MIZAN_PROFILE"}
 """
 
 
@@ -147,11 +154,31 @@ def _executable(path: Path, text: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
-def hidden_check_ids() -> set[str]:
-    """Ids of the rubric's hidden checks (read from grader/rubric/*.toml)."""
-    from grader.rubric import load_rubric
+def hidden_check_ids(profile=None) -> set[str]:
+    """Ids of the rubric's hidden checks (grader/rubric/*.toml, with a course configuration's visibility)."""
+    from grader.rubric import apply_overrides, load_rubric
 
-    return {entry.id for entry in load_rubric() if entry.visibility == "hidden"}
+    entries = apply_overrides(load_rubric(), profile.rubric if profile is not None else {})
+    return {entry.id for entry in entries if entry.visibility == "hidden"}
+
+
+COURSE_CONFIG_NAME = "mizan.toml"
+
+
+def _write_course_config(folder: Path, profile, *, student: bool) -> None:
+    """The course configuration ``make dist`` was given, as ``mizan.toml`` (found there by every command).
+    The student's copy leaves out hidden checks, every threshold and the instructor's local paths."""
+    if profile is None or not profile.config:
+        return
+    from grader.config import course_toml
+
+    if student:
+        hidden = hidden_check_ids(profile)
+        text = course_toml(profile, keep_rubric=lambda check_id: check_id not in hidden, thresholds=False,
+                           paths=False)
+    else:
+        text = course_toml(profile)
+    (folder / COURSE_CONFIG_NAME).write_text(text, encoding="utf-8")
 
 
 def _check_ids_in(tree: ast.AST) -> set[str]:
@@ -300,8 +327,26 @@ make check
 Then, for the PDF you hand in with your code:
 
 ```sh
+make experiments
 make report
 ```
+
+`make experiments` runs **your** `submission/` through the homework's
+experiments, the way the instructor's copy of Mizan does (each part in a
+sandboxed process of its own where your machine allows one): the three NLI
+modes (full, freeze, LoRA: parameter counts, accuracy, macro-F1, confusion
+matrix, history per epoch, time, memory) and your CNN three ways with the same
+budget: without resampling, split-then-ADASYN (the correct protocol) and
+ADASYN-then-split (the original report's leaky protocol, whose test set is
+partly synthetic). It prints one line per epoch as it trains and writes the
+results into `build/experiments/<folder name>/cpu/`, where `make report` finds
+them, so your report shows your own numbers. A part your code cannot run yet
+(`NotImplementedError`, an exception) is named with its file and function, and
+the other parts still run. `TASKS=nli` or `TASKS=fraud` runs one task; nothing
+here changes a grade. On the cpu profile (the default) it takes about 12
+minutes on a 2-core machine (the three NLI modes about 10, the fraud arms 2);
+`PROFILE=smoke` (a tiny untrained model: to try the commands, not for your
+report) about a minute.
 
 `make report` writes `build/reports/<folder name>/cpu/report.pdf` (English and
 Persian; `REPORT_LANG=en` or `REPORT_LANG=fa` for one language) from the
@@ -349,6 +394,8 @@ Measured on a 2-core Linux machine without GPU (cpu profile, the default):
 | `make check` on the starter, first run (includes generating the data) | 32 s |
 | `make check` on a complete submission | 41 s |
 | `.venv/bin/pytest` right after `make check`, files unchanged | under 1 s |
+| `make experiments` on a complete submission (three NLI modes, three fraud arms) | 11 min 39 s (NLI 9 min 43 s, fraud 1 min 50 s) |
+| `make experiments PROFILE=smoke` on a complete submission | 55 s |
 | `make report` once checks have run | 4 s |
 
 The visible checks train no model; the instructor's grade adds the training
@@ -360,16 +407,17 @@ runs of the three NLI modes and the fraud CNN (about 10 minutes in all).
 |---|---|
 | `submission/` | your three modules (only these files are graded) |
 | `ASSIGNMENT.md`, `README.fa.md` | the assignment (English, Persian) |
-| `Makefile` | `setup`, `check`, `report` |
+| `Makefile` | `setup`, `check`, `experiments`, `report` |
 | `visible_checks.py`, `conftest.py`, `pytest.ini` | what `pytest` runs |
 | `grader/` | the grader with the visible checks |
-| `build/` | results of your runs: `build/check/<folder>/run.log` has every detail |
+| `build/` | results of your runs: `build/check/<folder>/run.log` has every detail; `build/experiments/<folder>/<profile>/` your experiments' results and their `run.log` |
 """
 
 
-def build_student_bundle(out: Path) -> Path:
-    """Write ``out`` (usually dist/student): statement, starter, visible checks, report builder."""
-    hidden = hidden_check_ids()
+def build_student_bundle(out: Path, profile=None) -> Path:
+    """Write ``out`` (usually dist/student): statement, starter, visible checks, report builder, and the
+    course configuration's student part when ``profile`` came from one."""
+    hidden = hidden_check_ids(profile)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -396,11 +444,13 @@ def build_student_bundle(out: Path) -> Path:
     (out / "pytest.ini").write_text(STUDENT_PYTEST_INI, encoding="utf-8")
     (out / "visible_checks.py").write_text(STUDENT_TESTS, encoding="utf-8")
     shutil.copy2(ROOT / "grader" / "student_checks.py", out / "conftest.py")
+    _write_course_config(out, profile, student=True)
     return out
 
 
-def build_gradescope_zip(out_zip: Path) -> Path:
-    """Write Gradescope's autograder.zip: setup.sh, run_autograder and the trusted grader."""
+def build_gradescope_zip(out_zip: Path, profile=None) -> Path:
+    """Write Gradescope's autograder.zip: setup.sh, run_autograder, the trusted grader and the course
+    configuration when ``profile`` came from one."""
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     staging = out_zip.parent / "gradescope_staging"
     if staging.exists():
@@ -412,6 +462,7 @@ def build_gradescope_zip(out_zip: Path) -> Path:
         shutil.copy2(ROOT / name, staging / name)
     for folder in ("grader", "templates"):
         _copytree(ROOT / folder, staging / folder)
+    _write_course_config(staging, profile, student=False)
     if out_zip.exists():
         out_zip.unlink()
     with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -425,9 +476,15 @@ def build_gradescope_zip(out_zip: Path) -> Path:
 
 
 def run_dist(args) -> int:
+    from grader.config import resolve_args
+
+    profile = resolve_args(args)
     dist = Path(getattr(args, "out", None) or ROOT / "dist")
-    student = build_student_bundle(dist / "student")
-    zipped = build_gradescope_zip(dist / "gradescope" / "autograder.zip")
+    student = build_student_bundle(dist / "student", profile)
+    zipped = build_gradescope_zip(dist / "gradescope" / "autograder.zip", profile)
+    if profile.config:
+        print(f"course configuration: {profile.config} (the student bundle's mizan.toml has no hidden checks, "
+              f"thresholds or local paths)")
     print(f"student bundle: {student}")
     print(f"Gradescope autograder: {zipped} ({os.path.getsize(zipped) / 1e6:.1f} MB)")
     return 0
@@ -506,7 +563,9 @@ def run_gradescope(args) -> int:
     with tempfile.TemporaryDirectory(prefix="mizan-gs-") as tmp:
         sub = normalise_gradescope_submission(root / "submission", Path(tmp) / "student")
         out = Path(tmp) / "grade"
-        grade_submission(sub, args.profile, out, feedback=False, allow_unsandboxed=args.unsandboxed)
+        from grader.config import resolve_args
+
+        grade_submission(sub, resolve_args(args), out, feedback=False, allow_unsandboxed=args.unsandboxed)
         shutil.copy2(out / "results.json", results / "results.json")
         shutil.copy2(out / "run.log", results / "run.log")
     print(f"results: {results / 'results.json'}")
@@ -518,14 +577,26 @@ STATEMENTS = {"en": ROOT / "assignment" / "README.md", "fa": ROOT / "assignment"
 _TASK_TITLES = {"en": {"nli": "Task 1 — NLI fine-tuning", "fraud": "Task 2 — Fraud detection"},
                 "fa": {"nli": "بخش ۱ — تنظیم دقیق برای استنتاج زبان طبیعی", "fraud": "بخش ۲ — تشخیص تقلب"}}
 _HEAD = {"en": ("Check", "Points", "Visibility", "visible", "hidden", "Total", "visible"),
-         "fa": ("بررسی", "امتیاز", "نمایش", "قابل‌مشاهده", "پنهان", "جمع", "قابل‌مشاهده")}
+         "fa": ("بررسی", "امتیاز", "نمایش", "{visible}", "{hidden}", "جمع", "{visible}")}
+
+
+def _fa(text: str) -> str:
+    """Persian statement text: Latin runs (names, formulas) in <bdi>, Persian digits elsewhere (the report's rule)."""
+    from grader.report.i18n import isolate_latin
+
+    html = isolate_latin(text).replace('<bdi dir="ltr">', "<bdi>")
+    return re.sub(r'<span class="nb">(.*?)</span>', r"\1", html)       # no-break spans are the PDF's concern
 
 
 def rubric_markdown(lang: str) -> str:
     """The statement's rubric table, generated from grader/rubric/*.toml."""
     from grader.rubric import load_rubric
 
-    check, points, vis, visible, hidden, total, of_visible = _HEAD[lang]
+    from grader.report.i18n import load_glossary
+
+    words = {key: term.fa for key, term in load_glossary().items()}
+    check, points, vis, visible, hidden, total, of_visible = (h.format(**words) for h in _HEAD[lang])
+    num = (lambda v: f"{v:g}".translate(_PERSIAN_DIGITS)) if lang == "fa" else (lambda v: f"{v:g}")
     entries = load_rubric()
     lines = []
     order = {"nli": 0, "fraud": 1}
@@ -533,14 +604,14 @@ def rubric_markdown(lang: str) -> str:
         rows = [e for e in entries if e.task == task]
         lines += [f"**{_TASK_TITLES[lang].get(task, task)}**", "", f"| {check} | {points} | {vis} |", "|---|---|---|"]
         for e in rows:
-            title = e.title_en if lang == "en" else e.title_fa
-            lines.append(f"| {title} | {e.points:g} | {visible if e.visibility == 'visible' else hidden} |")
+            title = e.title_en if lang == "en" else _fa(e.title_fa)
+            lines.append(f"| {title} | {num(e.points)} | {visible if e.visibility == 'visible' else hidden} |")
         task_total = sum(e.points for e in rows)
         task_visible = sum(e.points for e in rows if e.visibility == "visible")
-        lines += [f"| **{total}** | **{task_total:g}** | {task_visible:g} {of_visible} |", ""]
+        lines += [f"| **{total}** | **{num(task_total)}** | {num(task_visible)} {of_visible} |", ""]
     grand = sum(e.points for e in entries)
     grand_visible = sum(e.points for e in entries if e.visibility == "visible")
-    lines.append(f"**{total}: {grand:g}** ({grand_visible:g} {of_visible})")
+    lines.append(f"**{total}: {num(grand)}** ({num(grand_visible)} {of_visible})")
     return "\n".join(lines)
 
 
@@ -550,8 +621,9 @@ def sync_statement_rubric(lang: str, *, write: bool) -> bool:
 
 
 def _sync_block(lang: str, start_marker: str, end_marker: str, body: str, *, write: bool) -> bool:
-    """True when the statement's block between the markers is ``body``; rewrite it when ``write``."""
-    path = STATEMENTS[lang]
+    """True when the block between the markers of the statement in ``lang`` (or of the file
+    ``lang`` names, such as README.md) is ``body``; rewrite it when ``write``."""
+    path = STATEMENTS[lang] if lang in STATEMENTS else ROOT / lang
     text = path.read_text(encoding="utf-8")
     start, end = text.index(start_marker) + len(start_marker), text.index(end_marker)
     wanted = "\n" + body + "\n"
@@ -606,3 +678,61 @@ def budget_markdown(lang: str) -> str:
 def sync_statement_budget(lang: str, *, write: bool) -> bool:
     """True when the statement's budget block matches the profile; rewrite it when ``write``."""
     return _sync_block(lang, BUDGET_START, BUDGET_END, budget_markdown(lang), write=write)
+
+
+REFERENCE_START, REFERENCE_END = "<!-- reference:start -->", "<!-- reference:end -->"
+REFERENCE_RESULTS = ROOT / "assignment" / "reference_results.json"
+_MODE_NAMES = {"full": "full", "lora": "LoRA", "freeze": "freeze"}
+
+
+def reference_results() -> dict:
+    """The recorded results of the reference solution (format: docs/CONTRACTS.md, "Recorded reference results")."""
+    return json.loads(REFERENCE_RESULTS.read_text(encoding="utf-8"))
+
+
+def reference_markdown(lang: str) -> str:
+    """The reference's recorded accuracies and fraud PR-AUC per protocol as one sentence (statements) or a
+    table (``"README.md"``), so no number in them is typed by hand."""
+    ref = reference_results()
+    nli, fraud = ref["nli"], ref["fraud"]["protocols"]
+    modes = [(_MODE_NAMES.get(m, m), v) for m, v in nli["modes"].items()]
+    n_eval, chance = f"{nli['n_eval']:,}", f"{nli['chance']:.3f}"
+    base, correct, leaky = fraud["no_resampling"], fraud["correct"], fraud["leaky"]
+    share = f"{100 * leaky['test_synthetic_share']:.0f}"
+    if lang == "en":
+        accs = (", ".join(f"{v['accuracy']:.3f} ({name})" for name, v in modes[:-1])
+                + f" and {modes[-1][1]['accuracy']:.3f} ({modes[-1][0]})")
+        return (f"Measured on the `{ref['profile']}` profile ({ref['recorded']}), the reference solution reaches a "
+                f"held-back accuracy of {accs} on {n_eval} pairs (chance {chance}). On the fraud task its PR-AUC "
+                f"is {base['pr_auc']:.3f} without resampling, {correct['pr_auc']:.3f} with ADASYN after the split, "
+                f"and {leaky['pr_auc']:.3f} when it resamples before the split (the leak: {share} % of that test "
+                f"set is synthetic).")
+    if lang == "fa":
+        accs = "، ".join(f"{v['accuracy']:.3f} (<bdi>{name}</bdi>)" for name, v in modes[:-1]) + \
+            f" و {modes[-1][1]['accuracy']:.3f} (<bdi>{modes[-1][0]}</bdi>)"
+        text = (f"در اجرای اندازه‌گیری‌شده روی پروفایل `{ref['profile']}` (<bdi>{ref['recorded']}</bdi>)، صحت راه‌حل "
+                f"مرجع روی {n_eval} جفت نگه‌داشته {accs} است (شانس {chance}). در بخش تقلب، PR-AUC آن بدون "
+                f"بازنمونه‌گیری {base['pr_auc']:.3f}، با <bdi>ADASYN</bdi> پس از تقسیم {correct['pr_auc']:.3f} و وقتی "
+                f"پیش از تقسیم بازنمونه‌گیری کند (نشت داده: {share}٪ از آن مجموعهٔ آزمون مصنوعی است) "
+                f"{leaky['pr_auc']:.3f} است.")
+        from grader.report.i18n import persian_digits
+
+        parts = re.split(r"(<bdi>.*?</bdi>|`[^`]*`)", text)
+        return "".join(p if p.startswith(("<bdi>", "`")) else persian_digits(p) for p in parts)
+    rows = [f"| NLI, {name} | held-back accuracy, macro-F1, trainable parameters | {v['accuracy']:.3f}, "
+            f"{v['macro_f1']:.3f}, {v['trainable_params']:,} |" for name, v in modes]
+    rows += [f"| fraud, {kind} | PR-AUC, precision and recall at 0.5, synthetic share of the test set | "
+             f"{v['pr_auc']:.3f}, {v['precision_at_05']:.3f}, {v['recall_at_05']:.3f}, "
+             f"{'not recorded' if v['test_synthetic_share'] is None else format(100 * v['test_synthetic_share'], '.1f') + ' %'} |"
+             for kind, v in (("no resampling", base), ("split, then ADASYN (correct)", correct),
+                             ("ADASYN, then split (leaky)", leaky))]
+    return "\n".join([
+        f"Reference solution, `{ref['profile']}` profile, measured {ref['recorded']} "
+        f"(`assignment/reference_results.json`, written by `{ref['source']}`; NLI: `{nli['command']}`, "
+        f"{n_eval} held-back pairs, chance {chance}; fraud: `{ref['fraud']['command']}`):", "",
+        "| run | metric | result |", "|---|---|---|", *rows])
+
+
+def sync_reference(target: str, *, write: bool) -> bool:
+    """True when ``target``'s reference block ("en", "fa" or "README.md") matches reference_results.json."""
+    return _sync_block(target, REFERENCE_START, REFERENCE_END, reference_markdown(target), write=write)

@@ -126,8 +126,55 @@ def test_statement_rubric_table_matches_the_rubric(lang: str):
     in_sync = dist.sync_statement_rubric(lang, write=os.environ.get("MIZAN_UPDATE_GOLDENS") == "1")
     assert in_sync, f"assignment statement ({lang}) rubric table is stale: run MIZAN_UPDATE_GOLDENS=1 pytest {__file__}"
     text = dist.STATEMENTS[lang].read_text(encoding="utf-8")
-    total = sum(e.points for e in load_rubric())
-    assert f"{total:g}" in text
+    total = f"{sum(e.points for e in load_rubric()):g}"
+    assert f": {total if lang == 'en' else total.translate(dist._PERSIAN_DIGITS)}**" in text
+
+
+@pytest.mark.parametrize("target", ["en", "fa", "README.md"])
+def test_reference_numbers_are_generated_from_the_recorded_runs(target: str):
+    # MIZAN_UPDATE_GOLDENS=1 rewrites the block after assignment/reference_results.json changes.
+    in_sync = dist.sync_reference(target, write=os.environ.get("MIZAN_UPDATE_GOLDENS") == "1")
+    assert in_sync, f"{target}: reference results block is stale: run MIZAN_UPDATE_GOLDENS=1 pytest {__file__}"
+
+
+def test_reference_block_says_the_recorded_numbers(monkeypatch):
+    """The generated text quotes what ``grader.experiments.record`` recorded from a results folder."""
+    from grader.experiments.record import record
+
+    recorded = record(ROOT / "tests" / "fixtures" / "report" / "full", recorded="2026-01-02")
+    monkeypatch.setattr(dist, "reference_results", lambda: recorded)
+    assert dist.reference_markdown("en") == (
+        "Measured on the `cpu` profile (2026-01-02), the reference solution reaches a held-back accuracy of "
+        "0.827 (full), 0.758 (LoRA) and 0.505 (freeze) on 600 pairs (chance 0.333). On the fraud task its "
+        "PR-AUC is 0.702 without resampling, 0.741 with ADASYN after the split, and 0.999 when it resamples "
+        "before the split (the leak: 50 % of that test set is synthetic).")
+    fa = dist.reference_markdown("fa")
+    assert "صحت راه‌حل مرجع روی ۶۰۰ جفت نگه‌داشته ۰٫۸۲۷ (<bdi>full</bdi>)، ۰٫۷۵۸ (<bdi>LoRA</bdi>) و " \
+           "۰٫۵۰۵ (<bdi>freeze</bdi>) است (شانس ۰٫۳۳۳)." in fa
+    table = dist.reference_markdown("README.md")
+    assert "| NLI, freeze | held-back accuracy, macro-F1, trainable parameters | 0.505, 0.502, 1,155 |" in table
+    assert ("| fraud, ADASYN, then split (leaky) | PR-AUC, precision and recall at 0.5, synthetic share of the "
+            "test set | 0.999, 0.995, 0.999, 49.7 % |") in table
+    assert "| 0.702, 0.905, 0.633, not recorded |" in table      # a graded run's fraud.json has no test_sets
+
+
+def test_recording_refuses_a_folder_without_the_experiments(tmp_path):
+    from grader.experiments.record import record
+
+    with pytest.raises(MizanError, match=r"nli_full.json was not found: run `make experiments` on the reference"):
+        record(tmp_path)
+
+
+def test_no_statement_types_a_reference_number_by_hand():
+    """The numbers of reference_results.json appear in the statements and README.md only inside the block."""
+    ref = dist.reference_results()
+    numbers = [f"{m['accuracy']:.3f}" for m in ref["nli"]["modes"].values()]
+    numbers += [f"{p['pr_auc']:.3f}" for p in ref["fraud"]["protocols"].values()]
+    for path in (*dist.STATEMENTS.values(), dist.ROOT / "README.md"):
+        text = path.read_text(encoding="utf-8")
+        start, end = text.index(dist.REFERENCE_START), text.index(dist.REFERENCE_END)
+        outside = text[:start] + text[end:]
+        assert [n for n in numbers if n in outside or n.translate(dist._PERSIAN_DIGITS) in outside] == [], path
 
 
 @pytest.mark.parametrize("lang", ["en", "fa"])
@@ -209,7 +256,7 @@ def test_bundle_readme_gives_the_set_up_and_the_three_commands(bundle: Path):
     readme = (bundle / "README.md").read_text(encoding="utf-8")
     assert readme_commands(readme) == ["make setup", "make check", ".venv/bin/pytest"]
     for needed in ("Python 3.11", "student.toml", 'student_id = "', "hidden checks", "SUBMISSION=path/to/folder",
-                   "status 0 only when every visible check passed", "make report", "ASSIGNMENT.md"):
+                   "status 0 only when every visible check passed", "make report", "make experiments", "ASSIGNMENT.md"):
         assert needed in readme, needed
     makefile = (bundle / "Makefile").read_text(encoding="utf-8")
     assert f"--extra-index-url {dist.TORCH_CPU_INDEX}" in makefile     # torch from the CPU index, as setup.sh
@@ -221,7 +268,7 @@ def test_bundle_readme_gives_the_set_up_and_the_three_commands(bundle: Path):
 def test_bundle_help_and_environment_messages_name_only_what_the_bundle_has(bundle: Path):
     done = subprocess.run([sys.executable, "-m", "grader", "--help"], cwd=bundle, env=ENV, capture_output=True,
                           text=True, timeout=120)
-    assert done.returncode == 0 and "{check,report}" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0 and "{check,report,experiments}" in done.stdout, done.stdout + done.stderr
     assert "gradescope" not in done.stdout and "dist" not in done.stdout
     done = subprocess.run([sys.executable, "-m", "grader", "check", "--help"], cwd=bundle, env=ENV,
                           capture_output=True, text=True, timeout=120)
