@@ -268,6 +268,26 @@ def test_progress_tail_prints_lines_of_a_regular_file_only(tmp_path):
     assert printable("a" * 1000) == "a" * MAX_LINE_CHARS
 
 
+def test_progress_tail_follows_no_link_below_its_root(tmp_path):
+    """A submission that swaps ``steps/`` for a link cannot make the trusted side read a file elsewhere."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "progress.txt").write_text("another run's line\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "steps").symlink_to(elsewhere)
+    shown: list[str] = []
+    with ProgressTail(out / "steps" / "progress.txt", shown.append, interval=0.01, root=out) as tail:
+        tail.poll()
+    assert shown == []
+    (out / "steps").unlink()
+    (out / "steps").mkdir()
+    (out / "steps" / "progress.txt").write_text("nli lora: epoch 1/4 trained\n")
+    with ProgressTail(out / "steps" / "progress.txt", shown.append, interval=0.01, root=out):
+        pass
+    assert shown == ["nli lora: epoch 1/4 trained"]
+
+
 def test_fraud_arm_results_are_refused_when_labels_and_probabilities_disagree(tmp_path):
     art = tmp_path
     (art / "experiments").mkdir()

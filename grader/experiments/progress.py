@@ -111,14 +111,18 @@ def printable(line: str) -> str:
 class ProgressTail:
     """Outside the sandbox: print each new line of a part's progress file while the part runs.
 
-    ``with ProgressTail(path, emit): run the part``. The file may appear late, be removed before
-    the last look (the descriptor kept open still reads it), be replaced (a part run again) or be
-    anything the submission made of it: only a regular file is read, never through a link, at most
-    MAX_PROGRESS_BYTES in all.
+    ``with ProgressTail(path, emit, root=out): run the part``. The file may appear late, be removed
+    before the last look (the descriptor kept open still reads it), be replaced (a part run again) or
+    be anything the submission made of it: only a regular file is read, at most MAX_PROGRESS_BYTES in
+    all, and no link is followed below ``root`` (the folder the trusted side made; the submission can
+    write everything under it, ``steps/`` included). Default ``root``: the file's own folder.
     """
 
-    def __init__(self, path: Path | str, emit: Callable[[str], None], interval: float = 0.25):
+    def __init__(self, path: Path | str, emit: Callable[[str], None], interval: float = 0.25,
+                 root: Path | str | None = None):
         self.path, self.emit, self.interval = Path(path), emit, interval
+        self.root = Path(root) if root is not None else self.path.parent
+        self._names = self.path.relative_to(self.root).parts
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._fd: int | None = None
@@ -146,7 +150,7 @@ class ProgressTail:
     def _open(self) -> None:
         """Open the file at ``path`` when it is a regular file other than the one already open."""
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            fd = self._open_without_links()
         except OSError:
             return
         info = os.fstat(fd)
@@ -157,6 +161,18 @@ class ProgressTail:
             self._drain()
             os.close(self._fd)
         self._fd, self._inode, self._partial = fd, (info.st_dev, info.st_ino), b""
+
+    def _open_without_links(self) -> int:
+        """The file's descriptor, each folder below ``root`` and the file itself opened with O_NOFOLLOW."""
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for name in self._names[:-1]:
+                inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+            return os.open(self._names[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+        finally:
+            os.close(fd)
 
     def _drain(self) -> None:
         while self._fd is not None and self._read < MAX_PROGRESS_BYTES:

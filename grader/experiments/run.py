@@ -168,7 +168,8 @@ def _run_part(sid: str, label: str, run: dict, show: Callable[[str], None]) -> P
     from grader.run.step_api import get_step
 
     spec = get_step(sid)
-    with ProgressTail(run["work_dir"] / "steps" / sid / "out" / PROGRESS_FILE, show):
+    out = run["work_dir"] / "steps" / sid / "out"
+    with ProgressTail(out / PROGRESS_FILE, show, root=out):
         status = run_step(spec, **run)
     box = status.get("sandbox") or {}
     part = PartOutcome(sid, label, "ok", wall_s=float(box.get("wall_s") or 0.0), cpu_s=float(box.get("cpu_s") or 0.0))
