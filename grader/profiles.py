@@ -21,7 +21,7 @@ NLI_SOURCES = ("generated", "hub", "glue-tsv", "multinli-jsonl")
 FRAUD_SOURCES = ("generated", "csv")
 THRESHOLD_KEYS = {"nli": ("full", "freeze", "lora"), "fraud": ("pr_auc", "recall")}
 """Metric thresholds a course may set (``[thresholds.nli]`` per mode, ``[thresholds.fraud]`` per metric):
-lower bounds of 95 % intervals in [0, 1], read by grader/checks/nli_accuracy.py and fraud_thresholds.py."""
+lower bounds of 95 % intervals in [0, 1], read by grader/checks/_thresholds.py (configured, else measured)."""
 RUBRIC_KEYS = ("points", "visibility", "enabled")
 """What a course may override of a rubric entry (``[rubric."<check id>"]``); titles stay Mizan's."""
 

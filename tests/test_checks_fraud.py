@@ -9,6 +9,7 @@ claims is tests/test_gallery_fraud.py.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 
 from grader.checks import adasyn_errors, adasyn_math, adasyn_synthesis, cnn_arch, fraud_metrics, split_protocol
-from grader.checks.support import CheckContext, CheckFailed
+from grader.checks._support import CheckContext, CheckFailed
 from grader.profiles import get_profile
 from grader.run.step_api import StepContext
 from grader.run.steps import fraud as steps
@@ -456,18 +457,20 @@ METRIC_CHECKS = {"fraud.proba_contract": fraud_metrics.test_predict_proba_contra
                  "fraud.recall": fraud_metrics.test_recall_above_threshold}
 
 
-def test_wilson_lower_bound_known_values():
-    assert fraud_metrics.wilson_lower(0, 12) == pytest.approx(0.0, abs=1e-12)
-    assert fraud_metrics.wilson_lower(7, 12) == pytest.approx(0.3195, abs=1e-4)
-    assert fraud_metrics.wilson_lower(12, 12) == pytest.approx(0.7575, abs=1e-4)
-
-
 def test_majority_only_fails_both_metrics_and_a_useful_model_passes(tmp_path):
     rng = np.random.default_rng(0)
     y = np.r_[np.zeros(588, int), np.ones(12, int)]
     assert failing(_metric_ctx(tmp_path / "a", np.zeros(600), y), METRIC_CHECKS) == {"fraud.pr_auc", "fraud.recall"}
     useful = np.clip(0.3 * y + rng.uniform(0, 0.45, 600), 0, 1)
     assert failing(_metric_ctx(tmp_path / "b", useful, y), METRIC_CHECKS) == set()
+
+
+def test_a_test_part_without_frauds_is_a_grader_error_even_at_a_zero_bar(tmp_path):
+    """No frauds is no evidence for recall: not a pass at a configured 0.0 threshold, not the student's fault."""
+    ctx = _metric_ctx(tmp_path, np.full(600, 0.1), np.zeros(600, int))
+    ctx.profile = dataclasses.replace(ctx.profile, thresholds={"fraud": {"recall": 0.0}})
+    status, en, _ = outcome(fraud_metrics.test_recall_above_threshold, ctx)
+    assert status == "error" and "hold no fraud: recall cannot be judged" in en
 
 
 def test_wrong_shape_fails_the_contract_but_is_still_scored(tmp_path):

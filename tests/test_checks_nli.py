@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 
 from grader.checks import lora_init, lora_structure, nli_accuracy, nli_encode, nli_params, nli_predict, nli_weights
-from grader.checks.support import CheckContext, CheckFailed
+from grader.checks import _thresholds
+from grader.checks._support import CheckContext, CheckFailed
+from grader.oracles.stats import wilson_interval
 from grader.profiles import get_profile
 from grader.run.step_api import StepContext
 from grader.tasks import nli as T
@@ -76,12 +78,13 @@ def _status(art: Path, step_id: str, status: str = "ok") -> None:
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
+def smoke(tmp_path_factory, smoke_inputs):
     """Inputs, held-back data and the visible steps' artifacts of the gallery base, once per module."""
     from grader.run.steps import nli as steps
 
     root = tmp_path_factory.mktemp("nli-smoke")
-    T.prepare_inputs(PROFILE, root / "in", root / "hb")
+    (root / "in").symlink_to(smoke_inputs[0])       # the run's shared smoke inputs (tests/conftest.py)
+    (root / "hb").symlink_to(smoke_inputs[1])
     module = _load(BASE, "nli_gallery_base")
     _run_step(steps.nli_params, "nli.params", module, root)
     _run_step(steps.nli_lora_init, "nli.lora_init", module, root)
@@ -125,16 +128,6 @@ def _state(data: dict, model: str, mode: str, r=None) -> dict:
 
 
 # --------------------------------------------------------------------------- pure helpers
-
-
-def test_wilson_interval_matches_the_closed_form():
-    low, high = T.wilson_interval(16, 48)
-    assert (round(low, 4), round(high, 4)) == (0.2168, 0.4746)
-    assert T.wilson_interval(0, 10)[0] == 0.0 and T.wilson_interval(10, 10)[1] == pytest.approx(1.0)
-    low, high = T.wilson_interval(450, 600)
-    assert low < 0.75 < high and high - low < 0.07
-    with pytest.raises(ValueError):
-        T.wilson_interval(3, 2)
 
 
 @pytest.mark.parametrize("name, role, canonical", [
@@ -558,30 +551,40 @@ def _write_training(art: Path, mode: str, predictions, history=None) -> None:
 
 
 def test_accuracy_thresholds_sit_between_chance_and_the_measured_reference():
-    for name, row in nli_accuracy.THRESHOLDS.items():
+    for name, row in _thresholds.NLI.items():
         assert set(row) == set(T.MODES), name
         n = get_profile(name).nli.n_eval
-        chance_low = T.wilson_interval(n // 3, n)[0]
+        chance_low = wilson_interval(n // 3, n)[0]
         for mode, value in row.items():
             assert value == 0.0 or value > chance_low, (name, mode)   # a one-label predictor fails
     # measured: solutions/nli.py graded on the cpu profile (make grade), held-back pairs right of 1,200
     reference = {"full": 690, "lora": 658, "freeze": 502}
     assert get_profile("cpu").nli.n_eval == 1200
     for mode, right in reference.items():
-        bar = nli_accuracy.threshold("cpu", mode)
-        assert T.wilson_interval(right, 1200)[0] > bar + 0.04, mode      # room for seed noise
-        assert T.wilson_interval(400, 1200)[0] < bar - 0.03, mode        # a one-label predictor fails
-    assert nli_accuracy.threshold("smoke", "full") == 0.0     # the tiny random model learns nothing
+        bar = _thresholds.threshold("cpu", "nli", mode)
+        assert wilson_interval(right, 1200)[0] > bar + 0.04, mode      # room for seed noise
+        assert wilson_interval(400, 1200)[0] < bar - 0.03, mode        # a one-label predictor fails
+    assert _thresholds.threshold("smoke", "nli", "full") == 0.0     # the tiny random model learns nothing
 
 
 def test_a_single_label_predictor_fails_a_threshold_above_chance(art, hb, monkeypatch):
-    monkeypatch.setitem(nli_accuracy.THRESHOLDS, "smoke", {"full": 0.40, "freeze": 0.40, "lora": 0.40})
+    monkeypatch.setitem(_thresholds.NLI, "smoke", {"full": 0.40, "freeze": 0.40, "lora": 0.40})
     labels = np.load(hb / T.HELDBACK_LABELS)
     _write_training(art, "full", np.zeros_like(labels))
     err = _failure(nli_accuracy.test_full_accuracy, art, hb)
     assert "Every prediction is the same label" in err.en and "entailment 48, neutral 0" in err.en
     _write_training(art, "lora", labels)
     nli_accuracy.test_lora_accuracy(_ctx(art, hb))
+
+
+def test_an_empty_held_back_set_is_a_grader_error_not_a_pass(art, hb, tmp_path):
+    """No evaluation pairs is no evidence: even at the smoke profile's 0.0 bar the check does not pass."""
+    empty = tmp_path / "hb-empty"
+    shutil.copytree(hb, empty)
+    np.save(empty / T.HELDBACK_LABELS, np.zeros(0, dtype=np.int64))
+    _write_training(art, "full", [])
+    status, en, _ = _outcome(nli_accuracy.test_full_accuracy, art, empty)
+    assert status == "error" and "held-back evaluation labels (nli/eval_labels.npy) are empty" in en
 
 
 def test_predictions_of_the_wrong_length_or_ids_fail(art, hb):

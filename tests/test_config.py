@@ -354,10 +354,10 @@ def test_the_paper_profile_runs_from_local_files(tmp_path):
     assert X.shape == (40, 30) and int(y.sum()) == 4
     model, tokenizer = load_nli_model(p.nli.model, num_labels=3, seed=0)
     assert model.config.hidden_size == 32 and model.config.num_labels == 3
-    from grader.checks import fraud_thresholds, nli_accuracy
+    from grader.checks._thresholds import threshold
 
-    assert nli_accuracy.threshold(p, "full") == 0.0 and nli_accuracy.threshold("paper", "full") == 0.40
-    assert fraud_thresholds.thresholds_for(p) == {"pr_auc": 0.0, "recall": 0.0}
+    assert threshold(p, "nli", "full") == 0.0 and threshold("paper", "nli", "full") == 0.40
+    assert {key: threshold(p, "fraud", key) for key in ("pr_auc", "recall")} == {"pr_auc": 0.0, "recall": 0.0}
 
 
 # ---------------------------------------------------------------------------------------------- one graded run

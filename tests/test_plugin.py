@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.checks.launcher import CheckPhase, grader_error_results, run_checks
 from grader.rubric import RubricError, load_rubric
-from grader.run.orchestrate import run_checks
 from tests.mizan_demo import CHECKS_DIR, RUBRIC_DIR, prepare_demo_inputs
 
 GOOD = """["t.one"]
@@ -72,10 +72,15 @@ def artifacts(tmp_path):
     return art, heldback
 
 
-def run(art, hb, tmp_path, **kw):
+def launch(art, hb, tmp_path, **kw) -> CheckPhase:
     kw.setdefault("checks_dir", CHECKS_DIR)
     kw.setdefault("rubric_dir", RUBRIC_DIR)
     return run_checks(art, hb, "smoke", tmp_path / "checks.json", log_path=tmp_path / "log.txt", **kw)
+
+
+def run(art, hb, tmp_path, **kw) -> dict | None:
+    """The results file the check process wrote (None: it wrote none)."""
+    return launch(art, hb, tmp_path, **kw).results
 
 
 def test_plugin_scores_each_check_and_honours_visible_only(artifacts, tmp_path):
@@ -125,7 +130,7 @@ def test_a_check_module_that_cannot_import_costs_only_its_own_checks(artifacts, 
     text = (checks / "demo_checks.py").read_text()
     head, tail = text.split('@pytest.mark.check("demo.adasyn_originals")')
     write(checks / "demo_checks.py", head)
-    write(checks / "demo_broken.py", "import numpy as np\nimport pytest\nfrom grader.checks.support import fail\n"
+    write(checks / "demo_broken.py", "import numpy as np\nimport pytest\nfrom grader.checks._support import fail\n"
                                      "import no_such_module_anywhere\n\n"
                                      '@pytest.mark.check("demo.adasyn_originals")' + tail)
     result = run(art, hb, tmp_path, checks_dir=checks)
@@ -151,3 +156,58 @@ def test_a_conftest_and_an_ini_planted_in_the_checks_folder_are_ignored(artifact
     assert not marker.exists()
     assert [(c["name"], c["status"]) for c in result["checks"]] == [
         ("demo.count", "failed"), ("demo.adasyn_originals", "passed")]
+
+
+def test_the_launcher_returns_what_it_measured(artifacts, tmp_path):
+    """One value per run: the results, pytest's exit status, the process's peak memory and its time."""
+    art, hb = artifacts
+    phase = launch(art, hb, tmp_path)
+    assert phase.exit_status == 0 and not phase.timed_out
+    assert 20 < phase.peak_mb < 8192 and phase.wall_s > 0
+    assert [(c.name, c.earned) for c in phase.checks] == [("demo.count", 2.0), ("demo.adasyn_originals", 3.0)]
+    (art / "demo" / "count.json").write_text(json.dumps({"trainable": 1, "total": 1}))     # a wrong count
+    assert launch(art, hb, tmp_path).exit_status == 1                                       # a check failed
+    assert "pytest exit status 1" in (tmp_path / "log.txt").read_text()
+    stopped = launch(art, hb, tmp_path, timeout_s=0.01)
+    assert stopped.timed_out and stopped.results is None and stopped.checks == []
+    assert stopped.exit_status == -9
+
+
+def test_a_check_process_that_writes_nothing_scores_every_entry_zero_as_a_grader_error(tmp_path):
+    results = grader_error_results(tmp_path / "checks.json", "smoke", rubric_dir=RUBRIC_DIR, visible_only=True)
+    assert [(r.name, r.points, r.earned, r.status) for r in results] == [("demo.count", 2.0, 0.0, "error")]
+    assert "grader itself failed" in results[0].message_en
+    written = json.loads((tmp_path / "checks.json").read_text())
+    assert written["grader_error"] is True and [c["name"] for c in written["checks"]] == ["demo.count"]
+
+
+
+def test_a_grader_error_grade_keeps_the_courses_rubric(tmp_path):
+    """The maximum of a failed check phase is the course's: its points, and not the checks it switched off."""
+    overrides = {"demo.count": {"points": 5}, "demo.adasyn_originals": {"enabled": False}}
+    results = grader_error_results(tmp_path / "checks.json", "smoke", rubric_dir=RUBRIC_DIR, overrides=overrides)
+    assert [(r.name, r.points, r.earned, r.status) for r in results] == [("demo.count", 5.0, 0.0, "error")]
+
+
+def test_each_result_records_where_its_check_is(artifacts, tmp_path):
+    art, hb = artifacts
+    checks = run(art, hb, tmp_path)["checks"]
+    assert [(c["name"], c["location"]) for c in checks] == [
+        ("demo.count", "demo_checks.py::test_count"),
+        ("demo.adasyn_originals", "demo_checks.py::test_adasyn_keeps_originals")]
+
+
+def test_a_helper_module_named_with_an_underscore_is_never_collected(artifacts, tmp_path):
+    """``_*.py`` in a checks folder holds helpers: a ``test_`` function there is no check (nor a rubric error)."""
+    art, hb = artifacts
+    checks = tmp_path / "checks"
+    shutil.copytree(CHECKS_DIR, checks)
+    marker = tmp_path / "helper-imported"
+    write(checks / "_helper.py", f"open({str(marker)!r}, 'w').write('x')\n\n"
+                                 "def test_not_a_check():\n    raise AssertionError('collected')\n")
+    result = run(art, hb, tmp_path, checks_dir=checks)
+    assert result is not None and result["collection_errors"] == []
+    assert [(c["name"], c["status"]) for c in result["checks"]] == [
+        ("demo.count", "passed"), ("demo.adasyn_originals", "passed")]
+    assert not marker.exists()
+    assert "test_not_a_check" not in (tmp_path / "log.txt").read_text()

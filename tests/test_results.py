@@ -36,6 +36,13 @@ def test_visible_only_drops_hidden_checks_from_the_total():
     assert totals(results) == (5.0, 5.0)
 
 
+def test_each_result_carries_its_checks_location():
+    results = score_checks(RUBRIC, {"nli.a": Outcome("passed")}, locations={"nli.a": "nli_params.py::test_a"})
+    assert [(r.name, r.location) for r in results] == [("nli.a", "nli_params.py::test_a"), ("nli.b", ""),
+                                                        ("nli.c", "")]
+    assert CheckResult.from_dict(results[0].to_dict()).location == "nli_params.py::test_a"
+
+
 def test_unknown_outcome_status_is_refused():
     with pytest.raises(ValueError, match="unknown outcome status 'maybe'"):
         score_checks(RUBRIC[:1], {"nli.a": Outcome("maybe")})

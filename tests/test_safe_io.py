@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from numpy.lib import format as npy
 
-from grader.checks.support import CheckContext, CheckFailed
+from grader.checks._support import CheckContext, CheckFailed
 from grader.profiles import get_profile
 from grader.results import safe_io
 from grader.results.safe_io import ArtifactError, json_depth, npz_members, parse_json, read_json, read_npz

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.checks.fraud_common import heldback_cases, not_implemented, report
-from grader.checks.support import fail
+from grader.checks._fraud_common import heldback_cases, not_implemented, report
+from grader.checks._support import fail
 
 STEP = "fraud.adasyn_errors"
 # The Persian of each bad input's description (grader.tasks.fraud.adasyn_error_cases writes the English);

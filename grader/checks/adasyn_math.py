@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks.adasyn_common import case_results, generating_cases, student_array
-from grader.checks.fraud_common import fmt, report
+from grader.checks._adasyn_common import case_results, generating_cases, student_array
+from grader.checks._fraud_common import fmt, report
 
 WHERE_EN = "ADASYN.fit_resample in submission/adasyn.py"
 WHERE_FA = "ADASYN.fit_resample در submission/adasyn.py"

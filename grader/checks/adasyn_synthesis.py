@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks.adasyn_common import (case_results, generates_somewhere, generating_cases, no_evidence,
+from grader.checks._adasyn_common import (case_results, generates_somewhere, generating_cases, no_evidence,
                                          no_rows, outputs, split_synthetic, student_array)
-from grader.checks.fraud_common import fmt, report
+from grader.checks._fraud_common import fmt, report
 
 WHERE_EN = "the synthesis loop of ADASYN.fit_resample (submission/adasyn.py)"
 WHERE_FA = "حلقهٔ تولید نمونه در ADASYN.fit_resample (submission/adasyn.py)"

@@ -13,8 +13,8 @@ import math
 
 import pytest
 
-from grader.checks.fraud_common import report
-from grader.checks.support import CheckFailed, fail
+from grader.checks._fraud_common import report
+from grader.checks._support import CheckFailed, fail
 
 STEP = "fraud.cnn_arch"
 N_FEATURES = 30

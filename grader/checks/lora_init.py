@@ -14,8 +14,8 @@ import math
 
 import pytest
 
-from grader.checks import nli_support as S
-from grader.checks.support import CheckContext, fail
+from grader.checks import _nli_support as S
+from grader.checks._support import CheckContext, fail
 from grader.tasks import nli as T
 
 STEP = "nli.lora_init"

@@ -15,7 +15,7 @@ import functools
 
 import pytest
 
-from grader.checks.support import CheckContext, fail
+from grader.checks._support import CheckContext, fail
 from grader.tasks import nli as T
 
 STEP = "nli.encode"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.checks import nli_support as S
-from grader.checks.support import CheckContext, fail
+from grader.checks import _nli_support as S
+from grader.checks._support import CheckContext, fail
 from grader.tasks import nli as T
 
 

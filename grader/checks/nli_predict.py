@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.checks.support import CheckContext, fail
+from grader.checks._support import CheckContext, fail
 
 STEP = "nli.predict"
 MARGIN_RTOL = 1e-2

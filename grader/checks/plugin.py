@@ -1,33 +1,35 @@
 """pytest plugin of the check phase: options, the ``check`` marker, the ``ctx`` fixture, results.
 
 Loaded with ``-p grader.checks.plugin`` (see :func:`check_argv`). Each check is
-a test function marked ``@pytest.mark.check("<id>")``; the rubric
-(:mod:`grader.rubric`) gives its points, visibility and titles. Validation
-follows pytest-timeout's ``_validate_timeout(value, where)``: every error names
-the file and the id. Outcomes are collected in ``pytest_runtest_logreport`` and
-written once, scored by :func:`grader.results.model.score_checks`, in
-``pytest_sessionfinish``.
+a test function marked ``@pytest.mark.check("<id>")`` in a module of this folder;
+helper modules are named ``_*.py`` and never collected. The rubric
+(:mod:`grader.rubric`) gives each check its points, visibility and titles.
+Validation follows pytest-timeout's ``_validate_timeout(value, where)``: every
+error names the file and the id. One run's state lives on a :class:`CheckSession`
+registered with the plugin manager and kept in ``config.stash`` (as pytest's
+junitxml keeps its ``LogXML``): outcomes are collected in
+``pytest_runtest_logreport`` and written once, scored by
+:func:`grader.results.model.score_checks`, in ``pytest_sessionfinish``.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from grader.results.model import GRADER_ERROR_EN, GRADER_ERROR_FA, Outcome, score_checks
+from grader.results.model import GRADER_ERROR_EN, GRADER_ERROR_FA, CheckResult, Outcome, score_checks
 from grader.rubric import RubricError, load_rubric
 
 CHECKS_DIR = Path(__file__).resolve().parent
-_NOT_CHECKS = {"plugin.py", "support.py", "conftest.py"}
-_STASH = pytest.StashKey[dict]()
-# Per-session state of hooks that receive no config (reset in pytest_configure).
-_COLLECT_ERRORS: list[str] = []
-_REPORTS: dict = {}
+HELPERS = "_*.py"
+"""Modules of a checks folder that hold helpers, not checks: never collected."""
+NOT_CHECKS = {"plugin.py", "launcher.py", "conftest.py"}
+"""The check phase's own machinery, and a conftest.py planted in the folder: never collected either."""
 
 
 def check_argv(artifacts: Path | str, heldback: Path | str, profile: str, results_out: Path | str, *,
@@ -85,6 +87,110 @@ def _profile(config: pytest.Config):
     return get_profile(config.getoption("--profile"))
 
 
+class CheckSession:
+    """One check run's state: the graded rubric, which node is which check, outcomes, collection errors.
+
+    Registered with the plugin manager in :func:`pytest_configure` (its methods are hooks) and kept in
+    ``config.stash``, as pytest's junitxml keeps its ``LogXML``: nothing outlives the run.
+    """
+
+    def __init__(self, config: pytest.Config, rubric: list, all_ids: set[str], profile) -> None:
+        self.config = config
+        self.rubric = rubric                    # the course's graded entries (switched-off ones left out)
+        self.all_ids = all_ids                  # every id of the rubric files: the collection validates against them
+        self.profile = profile
+        self.ids: dict[str, str] = {}           # pytest node id -> check id
+        self.outcomes: dict[str, Outcome] = {}  # pytest node id -> what the check did
+        self.collect_errors: list[str] = []
+        self.invalid: str | None = None         # a grader bug found at collection: no results file at all
+        self.results: list[CheckResult] | None = None
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collect_errors.append(f"{report.nodeid}: {str(report.longrepr)[-800:]}")
+
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list) -> None:
+        try:
+            self._validate_and_select(items)
+        except pytest.UsageError as err:
+            self.invalid = str(err)     # a grader bug: no results file, so nobody is scored by it
+            raise
+
+    def _validate_and_select(self, items: list) -> None:
+        rubric = {e.id: e for e in self.rubric}
+        owners: dict[str, str] = {}
+        for item in items:
+            cid = _check_id(item)
+            where = f"{item.path}::{item.name}"
+            if cid not in self.all_ids:
+                raise pytest.UsageError(f"{where}: check id {cid!r} is not in the rubric "
+                                        f"(add a [\"{cid}\"] table to grader/rubric/<task>.toml)")
+            if cid in owners:
+                raise pytest.UsageError(f"{where}: check id {cid!r} is already used by {owners[cid]}")
+            owners[cid] = where
+            self.ids[item.nodeid] = cid
+        if not self.collect_errors:
+            for entry in self.rubric:       # (a check switched off by the course is not in self.rubric)
+                if entry.id not in owners:
+                    raise pytest.UsageError(f"{entry.source} [{entry.id!r}]: no check has this id "
+                                            f"(mark one with @pytest.mark.check({entry.id!r}) or remove the table)")
+        tasks = _tasks(self.config)
+        visible_only = self.config.getoption("--visible-only")
+        keep, drop = [], []
+        for item in items:
+            entry = rubric.get(self.ids[item.nodeid])
+            ok = entry is not None and (not tasks or entry.task in tasks) and (not visible_only or
+                                                                                 entry.visibility == "visible")
+            (keep if ok else drop).append(item)
+        if drop:
+            self.config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        report = yield
+        if call.when in ("setup", "call") and (call.excinfo is not None or call.when == "call"):
+            report.user_properties.append(("mizan_outcome", _outcome_from(call, call.when).to_dict()))
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == "mizan_outcome":
+                self.outcomes[report.nodeid] = Outcome(**value)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.invalid:
+            return
+        config = self.config
+        outcomes = {self.ids[nodeid]: out for nodeid, out in self.outcomes.items() if nodeid in self.ids}
+        locations = {cid: nodeid for nodeid, cid in self.ids.items()}
+        tasks = _tasks(config)
+        rubric = [e for e in self.rubric if not tasks or e.task in tasks]
+        self.results = score_checks(rubric, outcomes, visible_only=bool(config.getoption("--visible-only")),
+                                    locations=locations)
+        out_path = config.getoption("--results-out")
+        if not out_path:
+            return
+        from grader.atomic import write_json_atomic
+
+        write_json_atomic(out_path, {
+            "profile": config.getoption("--profile"), "visible_only": bool(config.getoption("--visible-only")),
+            "tasks": list(tasks), "exitstatus": int(exitstatus), "collection_errors": list(self.collect_errors),
+            "checks": [r.to_dict() for r in self.results]})
+
+    def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+        if self.results is None:
+            return
+        earned = sum(r.earned for r in self.results)
+        total = sum(r.points for r in self.results)
+        terminalreporter.write_line(f"mizan: {earned:g}/{total:g} points over {len(self.results)} checks")
+        if self.collect_errors:
+            print("mizan: some check modules failed to import:\n" + "\n".join(self.collect_errors), file=sys.stderr)
+
+
+_SESSION = pytest.StashKey[CheckSession]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from grader.rubric import apply_overrides
 
@@ -95,23 +201,23 @@ def pytest_configure(config: pytest.Config) -> None:
     except RubricError as err:
         raise pytest.UsageError(str(err)) from None
     # every check id stays known (the collection validates against all of them); switched-off ones are deselected
-    graded = apply_overrides(rubric, profile.rubric)
-    config.stash[_STASH] = {"rubric": graded, "all_ids": {e.id for e in rubric}, "ids": {}, "selected": [],
-                            "start": time.time(), "profile": profile}
-    _COLLECT_ERRORS.clear()
-    _REPORTS.clear()
+    session = CheckSession(config, apply_overrides(rubric, profile.rubric), {e.id for e in rubric}, profile)
+    config.stash[_SESSION] = session
+    config.pluginmanager.register(session, "mizan-check-session")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION, None)
+    if session is not None:
+        del config.stash[_SESSION]
+        config.pluginmanager.unregister(session)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config):
-    if collection_path.name in _NOT_CHECKS or collection_path.name == "__pycache__":
+    name = collection_path.name
+    if name == "__pycache__" or name in NOT_CHECKS or fnmatch.fnmatch(name, HELPERS):
         return True
     return None
-
-
-def pytest_collectreport(report: pytest.CollectReport) -> None:
-    if report.failed:
-        _COLLECT_ERRORS.append(f"{report.nodeid}: {str(report.longrepr)[-800:]}")
-
 
 
 def _check_id(item: pytest.Item) -> str:
@@ -127,62 +233,21 @@ def _check_id(item: pytest.Item) -> str:
     return args[0]
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
-    state = config.stash[_STASH]
-    try:
-        _validate_and_select(config, state, items)
-    except pytest.UsageError as err:
-        state["invalid"] = str(err)     # a grader bug: no results file, so nobody is scored by it
-        raise
-
-
-def _validate_and_select(config: pytest.Config, state: dict, items: list) -> None:
-    rubric = {e.id: e for e in state["rubric"]}
-    owners: dict[str, str] = {}
-    for item in items:
-        cid = _check_id(item)
-        where = f"{item.path}::{item.name}"
-        if cid not in state["all_ids"]:
-            raise pytest.UsageError(f"{where}: check id {cid!r} is not in the rubric "
-                                    f"(add a [\"{cid}\"] table to grader/rubric/<task>.toml)")
-        if cid in owners:
-            raise pytest.UsageError(f"{where}: check id {cid!r} is already used by {owners[cid]}")
-        owners[cid] = where
-        state["ids"][item.nodeid] = cid
-    if not _COLLECT_ERRORS:
-        for entry in state["rubric"]:       # (a check switched off by the course is not in state["rubric"])
-            if entry.id not in owners:
-                raise pytest.UsageError(f"{entry.source} [{entry.id!r}]: no check has this id "
-                                        f"(mark one with @pytest.mark.check({entry.id!r}) or remove the table)")
-    tasks = _tasks(config)
-    visible_only = config.getoption("--visible-only")
-    keep, drop = [], []
-    for item in items:
-        entry = rubric.get(state["ids"][item.nodeid])
-        ok = entry is not None and (not tasks or entry.task in tasks) and (not visible_only or
-                                                                             entry.visibility == "visible")
-        (keep if ok else drop).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
-    state["selected"] = [state["ids"][i.nodeid] for i in keep]
-
-
 @pytest.fixture(scope="session")
 def ctx(request: pytest.FixtureRequest):
-    """The :class:`~grader.checks.support.CheckContext` over ``--artifacts``/``--heldback``."""
-    from grader.checks.support import CheckContext
+    """The :class:`~grader.checks._support.CheckContext` over ``--artifacts``/``--heldback``."""
+    from grader.checks._support import CheckContext
 
     config = request.config
     artifacts = config.getoption("--artifacts")
     if not artifacts:
         raise pytest.UsageError("the checks need --artifacts DIR (the run phase's output)")
     heldback = config.getoption("--heldback") or os.devnull
-    return CheckContext(Path(artifacts), Path(heldback), config.stash[_STASH]["profile"])
+    return CheckContext(Path(artifacts), Path(heldback), config.stash[_SESSION].profile)
 
 
 def _outcome_from(call: pytest.CallInfo, when: str) -> Outcome:
-    from grader.checks.support import CheckFailed
+    from grader.checks._support import CheckFailed
 
     excinfo = call.excinfo
     duration = float(getattr(call, "duration", 0.0) or 0.0)
@@ -199,55 +264,3 @@ def _outcome_from(call: pytest.CallInfo, when: str) -> Outcome:
         return Outcome("failed", text, f"یک شرط این بررسی برقرار نبود: {text}", duration)
     detail = f"{type(err).__name__}: {str(err)[:300]}"
     return Outcome("error", GRADER_ERROR_EN.format(detail=detail), GRADER_ERROR_FA.format(detail=detail), duration)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report = yield
-    if call.when in ("setup", "call") and (call.excinfo is not None or call.when == "call"):
-        out = _outcome_from(call, call.when)
-        report.user_properties.append(("mizan_outcome", out.to_dict()))
-    return report
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    for key, value in report.user_properties:
-        if key == "mizan_outcome":
-            _REPORTS[report.nodeid] = Outcome(**value)
-
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    if _STASH not in config.stash:
-        return
-    state = config.stash[_STASH]
-    if state.get("invalid"):
-        return
-    outcomes = {state["ids"][nodeid]: out for nodeid, out in _REPORTS.items() if nodeid in state["ids"]}
-    tasks = _tasks(config)
-    rubric = [e for e in state["rubric"] if not tasks or e.task in tasks]
-    results = score_checks(rubric, outcomes, visible_only=bool(config.getoption("--visible-only")))
-    state["results"] = results
-    out_path = config.getoption("--results-out")
-    if not out_path:
-        return
-    payload = {"profile": config.getoption("--profile"), "visible_only": bool(config.getoption("--visible-only")),
-               "tasks": list(tasks), "exitstatus": int(exitstatus), "collection_errors": list(_COLLECT_ERRORS),
-               "checks": [r.to_dict() for r in results]}
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, out_path)
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if _STASH not in config.stash or "results" not in config.stash[_STASH]:
-        return
-    results = config.stash[_STASH]["results"]
-    earned = sum(r.earned for r in results)
-    total = sum(r.points for r in results)
-    terminalreporter.write_line(f"mizan: {earned:g}/{total:g} points over {len(results)} checks")
-    if _COLLECT_ERRORS:
-        print("mizan: some check modules failed to import:\n" + "\n".join(_COLLECT_ERRORS), file=sys.stderr)

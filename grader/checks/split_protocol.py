@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from grader.checks.fraud_common import not_implemented, report
-from grader.checks.support import CheckFailed
+from grader.checks._fraud_common import not_implemented, report
+from grader.checks._support import CheckFailed
 
 STEP = "fraud.split"
 ID_COLUMN = 0

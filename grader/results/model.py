@@ -36,6 +36,7 @@ class CheckResult:
     message_fa: str = ""
     task: str = ""
     duration_s: float = 0.0
+    location: str = ""          # its pytest node id in the checks folder: lora_init.py::test_lora_a_is_random
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -59,16 +60,18 @@ class Outcome:
         return dataclasses.asdict(self)
 
 
-def score_checks(rubric: Iterable, outcomes: Mapping[str, Outcome], *,
-                 visible_only: bool = False) -> list[CheckResult]:
+def score_checks(rubric: Iterable, outcomes: Mapping[str, Outcome], *, visible_only: bool = False,
+                 locations: Mapping[str, str] | None = None) -> list[CheckResult]:
     """The one scoring function: rubric entries x outcomes -> results, all-or-nothing.
 
     Every rubric entry yields a result; one without an outcome (its module failed
     to import, the check phase crashed) scores 0 with a "grader failed" message,
     so a grader bug is visible instead of silently dropping points from the max.
     ``rubric`` holds :class:`grader.rubric.RubricEntry` objects (``id``, ``points``,
-    ``visibility``, ``title_en``, ``title_fa``, ``task``).
+    ``visibility``, ``title_en``, ``title_fa``, ``task``); ``locations`` maps a check id to
+    where its code is (the pytest node id).
     """
+    locations = locations or {}
     results = []
     for entry in rubric:
         if visible_only and entry.visibility != "visible":
@@ -84,7 +87,7 @@ def score_checks(rubric: Iterable, outcomes: Mapping[str, Outcome], *,
             name=entry.id, title_en=entry.title_en, title_fa=entry.title_fa,
             points=float(entry.points), earned=earned, visibility=entry.visibility,
             status=out.status, message_en=out.message_en, message_fa=out.message_fa,
-            task=entry.task, duration_s=round(float(out.duration_s), 3)))
+            task=entry.task, duration_s=round(float(out.duration_s), 3), location=locations.get(entry.id, "")))
     return results
 
 

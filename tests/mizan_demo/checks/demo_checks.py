@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from grader.checks.support import CheckContext, fail
+from grader.checks._support import CheckContext, fail
 
 
 @pytest.mark.check("demo.count")

@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 
-from grader.checks.support import CheckContext, CheckFailed, fail
+from grader.checks._support import CheckContext, CheckFailed, fail
 
 MAX_LISTED = 4          # problems spelled out in one message; the rest are counted
 

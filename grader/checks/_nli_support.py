@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from grader.checks.support import CheckContext, fail
+from grader.checks._support import CheckContext, fail
 from grader.tasks import nli as T
 
 PARAMS = "nli/params.json"

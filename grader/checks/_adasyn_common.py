@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks.fraud_common import heldback_cases, not_implemented
-from grader.checks.support import CheckFailed
+from grader.checks._fraud_common import heldback_cases, not_implemented
+from grader.checks._support import CheckFailed
 from grader.tasks.fraud import EXPECTED_FILE, read_adasyn_expected
 
 STEP = "fraud.adasyn_cases"
