@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 from grader.errors import MizanError
+from grader.homework import API_FILES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -248,7 +249,7 @@ def _drop_hidden_check_modules(checks: Path, hidden: set[str]) -> None:
             (checks / f"{name}.py").unlink()
             del trees[name]
     # Support modules (no checks of their own) travel only if a remaining module imports them.
-    infrastructure = {"__init__", "plugin", "support"}
+    infrastructure = {"__init__", "plugin", "launcher", "_support"}
     while True:
         needed = set().union(*(_checks_imported(t) for t in trees.values())) | infrastructure
         orphans = [n for n, t in trees.items() if not _check_ids_in(t) and n not in needed]
@@ -490,9 +491,6 @@ def run_dist(args) -> int:
     return 0
 
 
-API_MODULES = ("nli.py", "adasyn.py", "fraud.py")
-
-
 def normalise_gradescope_submission(upload: Path, dest: Path) -> Path:
     """Turn what a student uploaded into a submission folder ``dest/submission/*.py``.
 
@@ -512,14 +510,14 @@ def normalise_gradescope_submission(upload: Path, dest: Path) -> Path:
         candidates += [os.path.normpath(os.path.join(rel, d)) for d in sorted(dirs) if d == "submission"]
     found, refused = None, {}
     for rel in dict.fromkeys(candidates):
-        files = _read_upload_folder(upload, rel, list(API_MODULES), refused)
+        files = _read_upload_folder(upload, rel, list(API_FILES), refused)
         if files:
             found = (rel, files)
             break
     if found is None:
         why = "; ".join(f"{name} is {reason}" for name, reason in refused.items())
         raise MizanError(
-            f"the upload holds none of {', '.join(API_MODULES)}{f' as regular files ({why})' if why else ''}: "
+            f"the upload holds none of {', '.join(API_FILES)}{f' as regular files ({why})' if why else ''}: "
             "upload your three modules (or the submission/ folder that holds them)")
     rel, files = found
     target = dest / "submission"

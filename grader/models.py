@@ -23,14 +23,12 @@ from __future__ import annotations
 import functools
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from grader.atomic import write_text_atomic
 from grader.errors import ModelError
-
-LABELS = ("entailment", "neutral", "contradiction")
-"""GLUE MNLI label order: id 0 entailment, 1 neutral, 2 contradiction."""
+from grader.homework import NLI_LABELS
 
 ROBERTA_LARGE_HUB = "FacebookAI/roberta-large"
 _DOWNLOAD_HINT = (
@@ -72,7 +70,7 @@ def quiet_libraries() -> None:
 
 
 def _label_maps(num_labels: int) -> dict[str, dict]:
-    names = LABELS if num_labels == len(LABELS) else tuple(f"LABEL_{i}" for i in range(num_labels))
+    names = NLI_LABELS if num_labels == len(NLI_LABELS) else tuple(f"LABEL_{i}" for i in range(num_labels))
     return {
         "id2label": dict(enumerate(names)),
         "label2id": {name: i for i, name in enumerate(names)},
@@ -124,18 +122,6 @@ def _build_roberta_vocab() -> tuple[dict[str, int], list[str]]:
     return vocab, merges
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 @functools.lru_cache(maxsize=1)
 def _tiny_vocab_and_merges() -> tuple[tuple[tuple[str, int], ...], tuple[str, ...]]:
     """The shifted vocabulary, cached on disk as RoBERTa's ``vocab.json`` / ``merges.txt`` and in process.
@@ -154,11 +140,10 @@ def _tiny_vocab_and_merges() -> tuple[tuple[tuple[str, int], ...], tuple[str, ..
             pass  # a damaged cache is rebuilt below
     vocab, merges = _build_roberta_vocab()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_atomic(vocab_file, json.dumps(vocab, ensure_ascii=False))
-        _write_atomic(merges_file, "#version: 0.2\n" + "\n".join(merges) + "\n")
+        write_text_atomic(vocab_file, json.dumps(vocab, ensure_ascii=False))
+        write_text_atomic(merges_file, "#version: 0.2\n" + "\n".join(merges) + "\n")
     except OSError:
-        pass
+        pass  # a read-only cache (the sandbox's home): the vocabulary stays in memory only
     return tuple(vocab.items()), tuple(merges)
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.homework import NLI_MODES
 from grader.results.safe_io import read_json, read_npz
 
-MODES = ("full", "freeze", "lora")
 MAX_HISTORY_KEYS = 32
 """Metric names kept from a Keras history (loss, val_loss and a few metrics are all a run records)."""
 
@@ -166,7 +166,7 @@ def write_summaries(artifacts: Path, heldback: Path, profile, out: Path) -> list
     """Write every summary the run allows into ``out``; return the files written."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for mode in MODES:
+    for mode in NLI_MODES:
         if (heldback / "nli").is_dir():
             data = nli_summary(artifacts, heldback, profile, mode)
             if data is not None:

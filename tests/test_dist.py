@@ -16,6 +16,7 @@ import pytest
 
 from grader import dist
 from grader.errors import MizanError
+from grader.homework import API_FILES
 from grader.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -196,7 +197,7 @@ def test_gradescope_upload_layouts(tmp_path: Path):
     starter = ROOT / "assignment" / "starter" / "submission"
     flat = tmp_path / "flat"
     flat.mkdir()
-    for name in dist.API_MODULES:
+    for name in API_FILES:
         shutil.copy2(starter / name, flat / name)
     (flat / "notes.txt").write_text("not an API module")
     out = dist.normalise_gradescope_submission(flat, tmp_path / "a")
@@ -339,7 +340,7 @@ def test_student_loop_follows_the_bundle_readme(bundle: Path, tmp_path: Path):
     # A partial submission elsewhere, named with SUBMISSION=: the reference with an ADASYN that always raises.
     partial = tmp_path / "partial"
     (partial / "submission").mkdir(parents=True)
-    for name in dist.API_MODULES:
+    for name in API_FILES:
         shutil.copy2(ROOT / "solutions" / name, partial / "submission" / name)
     (partial / "submission" / "adasyn.py").write_text(
         "class ADASYN:\n"
@@ -371,7 +372,7 @@ def test_student_loop_follows_the_bundle_readme(bundle: Path, tmp_path: Path):
     assert sum(e for _, e in visible_part.values()) == bundle_score
 
     # The reference in the bundle's own submission/: everything passes, both commands exit 0.
-    for name in dist.API_MODULES:
+    for name in API_FILES:
         shutil.copy2(ROOT / "solutions" / name, student / "submission" / name)
     done = run(check)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

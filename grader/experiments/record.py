@@ -15,13 +15,16 @@ import json
 import sys
 from pathlib import Path
 
+from grader.atomic import write_text_atomic
 from grader.errors import MizanError
+from grader.homework import NLI_MODES
 from grader.results.safe_io import read_json
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_FOLDER = ROOT / "build" / "experiments" / "reference" / "cpu"
 TARGET = ROOT / "assignment" / "reference_results.json"
-MODES = ("full", "lora", "freeze")
+RECORD_ORDER = tuple(sorted(NLI_MODES, key=("full", "lora", "freeze").index))
+"""The order ``reference_results.json`` lists the modes in, most trainable parameters first: the statements
+quote them in this order (``grader.dist.reference_markdown`` reads the keys as they come), a display order only."""
 ARMS = ("no_resampling", "correct", "leaky")
 CHANCE = round(1 / 3, 3)
 
@@ -45,7 +48,7 @@ def _arm(block: dict | None, test_set: dict | None) -> dict | None:
 
 def record(folder: Path, *, recorded: str | None = None) -> dict:
     """The recorded-results document for the experiments in ``folder`` (one profile's run)."""
-    runs = {mode: _load(folder, f"nli_{mode}.json") for mode in MODES}
+    runs = {mode: _load(folder, f"nli_{mode}.json") for mode in RECORD_ORDER}
     fraud = _load(folder, "fraud.json")
     profiles = {run["profile"]["name"] for run in (*runs.values(), fraud)}
     if len(profiles) != 1:
@@ -79,15 +82,18 @@ def record(folder: Path, *, recorded: str | None = None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.experiments.record", description=__doc__.split("\n")[0])
-    parser.add_argument("folder", nargs="?", default=str(DEFAULT_FOLDER),
-                        help="the reference's experiments folder (default: %(default)s)")
+    parser.add_argument("folder", nargs="?", default=None,
+                        help="the reference's experiments folder (default: <build>/experiments/reference/cpu)")
     args = parser.parse_args(argv)
+    from grader.experiments.cli import experiments_dir
+
+    folder = Path(args.folder) if args.folder else experiments_dir("reference", "cpu")
     try:
-        doc = record(Path(args.folder).resolve())
+        doc = record(folder.resolve())
     except MizanError as err:
         print(f"mizan: {err}", file=sys.stderr)
         return 2
-    TARGET.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text_atomic(TARGET, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     print(f"mizan: wrote {TARGET}; now run MIZAN_UPDATE_GOLDENS=1 pytest tests/test_dist.py to regenerate the "
           f"statements' blocks")
     return 0

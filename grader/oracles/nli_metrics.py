@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.errors import DataError
-
-LABELS = ("entailment", "neutral", "contradiction")
+from grader.homework import NLI_LABELS as LABELS  # tests/test_nli_metrics.py imports LABELS here
 
 
 def _labels_array(values, name: str) -> np.ndarray:

@@ -10,17 +10,17 @@ a malformed one is the student's to fix before handing in.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.errors import MizanError
+from grader.homework import NLI_MODES
+from grader.results.gradescope import check_from_test, rubric_tasks
+from grader.results.model import CheckResult
 from grader.results.safe_io import read_json
 from grader.student_info import STUDENT_FILE, Student  # noqa: F401 - re-exported for the report
 from grader.student_info import read_student as load_student
 
-NLI_MODES = ("full", "freeze", "lora")
-NLI_CLASSES = ("entailment", "neutral", "contradiction")
 MAX_EPOCHS = 1000
 """History cap for a results file that records no epochs (no profile trains more than 46)."""
 
@@ -135,43 +135,20 @@ class Results:
         return {}
 
 
-@dataclass(frozen=True)
-class Check:
-    """One check as the report shows it (from checks.json, or parsed back from results.json)."""
-
-    name: str
-    title_en: str
-    title_fa: str
-    points: float
-    earned: float
-    visibility: str
-    status: str
-    message_en: str = ""
-    message_fa: str = ""
-
-    @property
-    def task(self) -> str:
-        return self.name.split(".", 1)[0]
+_CHECK_DEFAULTS = {"name": "", "title_en": "", "title_fa": "", "points": 0.0, "earned": 0.0,
+                   "visibility": "visible", "status": "failed"}
+"""What a ``checks.json`` record written by hand or by an older Mizan may leave out."""
 
 
-_NAMED_TEST = re.compile(r"^(.*) \| (.*) \[([\w.\-]+)\]$", re.S)
+def _check_from_record(rec: dict) -> CheckResult:
+    rec = {**_CHECK_DEFAULTS, **rec}
+    return CheckResult.from_dict({**rec, "name": str(rec["name"]), "points": float(rec["points"]),
+                                  "earned": float(rec["earned"])})
 
 
-def _has_arabic(line: str) -> bool:
-    return any("\u0600" <= ch <= "\u06ff" for ch in line)
-
-
-def _split_output(output: str) -> tuple[str, str]:
-    """Gradescope ``output`` holds the English message, then the Persian one."""
-    lines = (output or "").splitlines()
-    for i, line in enumerate(lines):
-        if _has_arabic(line):
-            return "\n".join(lines[:i]).strip(), "\n".join(lines[i:]).strip()
-    return "\n".join(lines).strip(), ""
-
-
-def load_checks(path: Path | str | None) -> tuple[list[Check], Path | None]:
-    """Checks from ``checks.json`` (CheckResult records, preferred) or a Gradescope ``results.json``.
+def load_checks(path: Path | str | None) -> tuple[list[CheckResult], Path | None]:
+    """Checks from ``checks.json`` (CheckResult records, preferred) or a Gradescope ``results.json``
+    (read back as :func:`grader.results.gradescope.checks_from_gradescope` does).
 
     ``path`` may be either file or a folder holding them. Returns ([], None) when none is found.
     """
@@ -196,34 +173,9 @@ def load_checks(path: Path | str | None) -> tuple[list[Check], Path | None]:
         records = data.get("checks", data.get("results", data.get("tests")))
     if not isinstance(records, list):
         raise ReportError(f"{path} holds no list of checks (expected a list, or 'checks' / 'tests')")
-    checks = []
-    for rec in records:
-        if not isinstance(rec, dict):
-            continue
-        if "max_score" in rec:    # Gradescope test entry
-            en, fa = _split_output(rec.get("output", ""))
-            score, max_score = float(rec.get("score") or 0), float(rec.get("max_score") or 0)
-            status = rec.get("status") or ("passed" if score >= max_score else "failed")
-            name = title_en = str(rec.get("name", ""))
-            title_fa = ""
-            named = _NAMED_TEST.match(name)
-            if named:           # grader/results/gradescope.py: "title_en | title_fa [id]"
-                title_en, title_fa, name = named.groups()
-            elif rec.get("number"):
-                name = str(rec["number"])
-            if status == "passed":
-                en, fa = "", ""      # the "Passed." boilerplate says nothing the status column does not
-            checks.append(Check(name=name, title_en=title_en, title_fa=title_fa, points=max_score, earned=score,
-                                visibility=rec.get("visibility", "visible"), status=status,
-                                message_en=en, message_fa=fa))
-        else:
-            checks.append(Check(name=str(rec.get("name", "")), title_en=rec.get("title_en", ""),
-                                title_fa=rec.get("title_fa", ""), points=float(rec.get("points", 0)),
-                                earned=float(rec.get("earned", 0)),
-                                visibility=rec.get("visibility", "visible"),
-                                status=rec.get("status", "failed"),
-                                message_en=rec.get("message_en", ""), message_fa=rec.get("message_fa", "")))
-    return checks, path
+    checks = [check_from_test(rec) if "max_score" in rec else _check_from_record(rec)   # a Gradescope test
+              for rec in records if isinstance(rec, dict)]
+    return rubric_tasks(checks), path
 
 
 def load_steps(artifacts_dir: Path) -> list[dict]:

@@ -26,7 +26,8 @@ import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from grader.report.data import NLI_MODES, Missing  # noqa: E402
+from grader.homework import NLI_MODES  # noqa: E402
+from grader.report.data import Missing  # noqa: E402
 from grader.report.i18n import load_catalogue, persian_digits  # noqa: E402
 
 WIDTH_IN = 6.8          # the A4 text width with 18 mm margins

@@ -17,8 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.report.data import (NLI_CLASSES, NLI_MODES, Check, Missing, ReportError, Results, Student,
-                                load_checks, load_student, require)
+from grader.homework import NLI_LABELS, NLI_MODES
+from grader.report.data import Missing, ReportError, Results, Student, load_checks, load_student, require
+from grader.results.model import CheckResult
 from grader.report.i18n import LANGS, Lang
 
 log = logging.getLogger("mizan.report")
@@ -50,7 +51,9 @@ def persian_faces() -> dict[int, Path]:
         return {}
     stat = font.stat()
     tag = f"{stat.st_size}-{int(stat.st_mtime)}"
-    for cache in (REPO / "build" / "cache" / "fonts", Path(tempfile.gettempdir()) / "mizan-fonts"):
+    from grader.paths import build_dir
+
+    for cache in (build_dir() / "cache" / "fonts", Path(tempfile.gettempdir()) / "mizan-fonts"):
         faces = {w: cache / f"NotoSansArabic-{w}-{tag}.ttf" for w in (400, 700)}
         if all(p.is_file() for p in faces.values()):
             return faces
@@ -170,7 +173,7 @@ def nli_view(results: Results, figs: FigureSet) -> dict:
         if share is None:
             share = 100.0 * data["trainable_params"] / max(data["total_params"], 1)
         per = []
-        for cls in NLI_CLASSES:
+        for cls in NLI_LABELS:
             c = (data.get("per_class") or {}).get(cls)
             per.append({"cls": cls, **c} if isinstance(c, dict) else {"cls": cls, "missing": True})
         rows.append({"mode": mode, "trainable": data["trainable_params"], "total": data["total_params"],
@@ -321,10 +324,7 @@ def guarded(view, results: Results, figs: FigureSet, source: str) -> dict:
         return {"available": False, "missing": [Missing("broken", {"file": source, "detail": detail})]}
 
 
-def checks_view(checks: list[Check], source: Path | None) -> dict:
-    groups: dict[str, list[Check]] = {}
-    for c in checks:
-        groups.setdefault(c.task, []).append(c)
+def checks_view(checks: list[CheckResult], source: Path | None) -> dict:
     earned, total = sum(c.earned for c in checks), sum(c.points for c in checks)
     return {"checks": checks, "source": source.name if source else None, "earned": earned, "max": total,
             "n": len(checks), "passed": sum(1 for c in checks if c.status == "passed"),
@@ -431,7 +431,7 @@ def build_report(results_dir: Path | str, *, checks=None, student=None, lang: st
     """Write the student's report PDF (and ``<name>.html`` and ``figures/`` beside it).
 
     ``results_dir`` holds the results JSON of docs/CONTRACTS.md; ``checks`` is a checks.json /
-    results.json path, a folder holding one, a list of :class:`Check`, or None (look in
+    results.json path, a folder holding one, a list of :class:`CheckResult`, or None (look in
     ``results_dir``); ``student`` is a :class:`Student`, a submission folder with
     ``student.toml``, or None; ``analysis`` the folder with the student's ``analysis.*.md``
     (default: ``student`` when it is a folder).

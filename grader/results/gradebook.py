@@ -6,9 +6,9 @@ import csv
 import fcntl
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from grader.atomic import write_text_atomic
 
 META = "grade.json"       # written by grader.batch next to results.json
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -59,9 +59,5 @@ def write_gradebook(grades_root: Path | str) -> Path:
         writer.writeheader()
         for row in rows:
             writer.writerow({key: csv_cell(value) for key, value in row.items()})
-        fd, tmp = tempfile.mkstemp(prefix=".gradebook.", suffix=".tmp", dir=grades_root)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(buf.getvalue())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
+        write_text_atomic(out, buf.getvalue(), newline="")    # csv writes its own \r\n line ends
     return out

@@ -18,10 +18,11 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import homework
 from grader.errors import MizanError
-from grader.run.step_api import API_MODULES
 
-API_FILES = ("__init__.py", *(f"{m}.py" for m in API_MODULES))
+API_FILES = ("__init__.py", *homework.API_FILES)
+"""What is read from ``submission/``: the package marker and the API modules."""
 MAX_SOURCE_BYTES = 1024 * 1024
 """A submission module larger than 1 MiB is not source code a student wrote."""
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from grader.errors import DataError
+from grader.homework import NLI_MODES as MODES  # noqa: F401 - tasks.nli, experiments.nli import it
 
 TASK = "nli"
-MODES = ("full", "freeze", "lora")
 TARGET_MODULES = ("query", "value")
 """The modules DESIGN.md's ``prepare_model`` targets by default (Hu et al. 2021 §4.2: W_q and W_v)."""
 
