@@ -43,6 +43,7 @@ from typing import Callable
 
 from grader import batch
 from grader.errors import MizanError
+from grader.paths import BUILD_ENV, build_dir
 from grader.profiles import Profile, get_profile
 
 STATE_DIR = "slurm"
@@ -255,7 +256,7 @@ def write_job(out_root: Path, subs: list[Path], profile: Profile, res: Resources
     manifest = folder / f"grade-{stamp}.json"
     write_json_atomic(manifest, {"out": str(out_root), "submissions": [str(s) for s in subs],
                                  "profile": profile.to_dict(), "tasks": list(tasks), "force": force,
-                                 "allow_unsandboxed": allow_unsandboxed})
+                                 "allow_unsandboxed": allow_unsandboxed, "build": str(build_dir())})
     directives = [f"--job-name=mizan-{profile.name}", f"--array=0-{len(subs) - 1}", *res.directives(),
                   f"--output={folder / 'logs' / '%A_%a.log'}", f"--chdir={batch.REPO}"]
     directives += [f"--{key}={value}" for key, value in (("partition", options.partition),
@@ -515,6 +516,8 @@ def run_task(manifest: Path, index: int) -> int:
         print(f"mizan: {err}", file=sys.stderr)
         return 3
     spec = json.loads(Path(manifest).read_text(encoding="utf-8"))
+    if spec.get("build"):       # the input cache the submitting side prepared, whatever the node's environment
+        os.environ[BUILD_ENV] = spec["build"]
     sub = Path(spec["submissions"][index])
     profile = Profile.from_dict(spec["profile"])
     # The sandbox shares os.cpu_count() among the grades sharing the machine: on a node, the tasks

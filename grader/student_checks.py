@@ -60,8 +60,9 @@ def _run_visible_checks(config) -> list[dict]:
         said = [ln for ln in lines if ln.startswith("mizan:")]
         pytest.exit((said or lines or [f"python -m grader check exited with status {code}"])[-1], returncode=code)
     from grader.batch import submission_id
+    from grader.paths import build_dir
 
-    results = HERE / "build" / "check" / submission_id(submission) / "checks.json"
+    results = build_dir() / "check" / submission_id(submission) / "checks.json"
     return json.loads(results.read_text(encoding="utf-8"))["checks"]
 
 

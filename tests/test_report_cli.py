@@ -57,9 +57,11 @@ def _args(sub: Path, lang: str = "both") -> argparse.Namespace:
     return build_parser().parse_args(["report", "--profile", "smoke", "--submission", str(sub), "--lang", lang])
 
 
-def test_report_command_is_wired_to_run_report():
+def test_report_command_is_wired_to_run_report(monkeypatch):
     args = build_parser().parse_args(["report", "--lang", "fa"])
-    assert args.lang == "fa" and args.func.__name__ == "<lambda>"
+    assert args.lang == "fa"
+    monkeypatch.setattr(report_cli, "run_report", lambda given: 7 if given is args else 0)
+    assert args.func(args) == 7       # the handler hands the parsed arguments to the report phase
 
 
 def test_an_up_to_date_grading_is_reused(setup):

@@ -62,7 +62,7 @@ def _nli_inputs(tmp_path, name):
 
 
 def test_a_secret_changes_the_held_back_nli_pairs(no_secret, tmp_path):
-    from grader.data.nli import generate_nli
+    from grader.data.nli_synthetic import generate_nli
 
     public, public_labels = _nli_inputs(tmp_path, "public")
     n = SMOKE.nli.n_eval

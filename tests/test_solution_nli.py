@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.data.nli import generate_nli
+from grader.data.nli_synthetic import generate_nli
 from grader.models import load_nli_model, minilm_meta, minilm_path, roberta_large_meta
 from grader.profiles import get_profile
 from solutions import nli

@@ -4,29 +4,26 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from grader.errors import MizanError
+from grader.paths import build_dir, default_submission
 
 
 def experiments_dir(sid: str, profile: str) -> Path:
     """Where the results JSON of submission ``sid`` on ``profile`` go (the report reads them there)."""
-    return Path(os.environ.get("MIZAN_BUILD", "build")) / "experiments" / sid / profile
+    return build_dir() / "experiments" / sid / profile
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Exit 0 when every part ran, 1 when one failed (the submission's doing), 2 when nothing could run."""
     from grader import batch
-    from grader.environment import ROOT, in_student_bundle
+    from grader.environment import in_student_bundle
     from grader.experiments.run import run_experiments
     from grader.profiles import get_profile
 
     profile = getattr(args, "resolved_profile", None) or get_profile(args.profile)
-    if args.submission:
-        sub = batch.validate_submission(args.submission)
-    else:       # the bundle itself for a student, the reference otherwise
-        sub = batch.validate_submission(ROOT) if in_student_bundle() else batch.reference_submission()
+    sub = batch.validate_submission(args.submission) if args.submission else default_submission()
     out = Path(args.out) if args.out else experiments_dir(batch.submission_id(sub), profile.name)
     print(f"mizan: experiments of {sub} on profile {profile.name} into {out}", flush=True)
     # A student's own machine guards nothing the student does not own: unsandboxed where no sandbox is

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from grader.errors import MizanError
+from grader.paths import build_dir, default_submission
 
 RESULT_FILES = ("nli_full.json", "nli_freeze.json", "nli_lora.json", "fraud.json")
 
@@ -54,18 +55,15 @@ def run_report(args: argparse.Namespace) -> int:
     from grader.report.render import build_report
 
     start = time.perf_counter()
-    from grader.environment import ROOT, in_student_bundle
+    from grader.environment import in_student_bundle
 
     profile = resolve_args(args)        # --profile / --config / --set, as every command
 
     reference = not args.submission and not in_student_bundle()
-    if args.submission:
-        sub = batch.validate_submission(args.submission)
-    else:       # a student bundle's default is the bundle itself, which holds submission/
-        sub = batch.validate_submission(ROOT) if in_student_bundle() else batch.reference_submission()
+    sub = batch.validate_submission(args.submission) if args.submission else default_submission()
     student = load_student(sub)      # a malformed student.toml stops here, before any grading
     sid = batch.submission_id(sub)
-    build = Path(os.environ.get("MIZAN_BUILD", "build"))
+    build = build_dir()
     graded = find_graded(sub, profile, [build / "grades", build / "check"])
     if graded is None:
         graded = build / "check" / sid
