@@ -32,7 +32,8 @@ def tmp_path():
 
 @pytest.fixture()
 def box(tmp_path):
-    def run(code: str, level: str | None = None, ro: tuple = (), python: str = sys.executable, **limits):
+    def run(code: str, level: str | None = None, ro: tuple = (), python: str = sys.executable,
+            stdin_data: bytes | None = None, **limits):
         cwd = tmp_path / f"cwd{len(list(tmp_path.glob('cwd*')))}"
         cwd.mkdir()
         cwd.chmod(0o755)
@@ -41,7 +42,7 @@ def box(tmp_path):
         binds = Binds(ro=ro, workdir=(str(cwd), "/sandbox/work"))
         out = run_sandboxed([python, "-I", "-c", code], cwd=cwd,
                             env=sandbox_env(binds.inside(cwd, level)), limits=lim, log_path=tmp_path / "run.log",
-                            binds=binds, level=level)
+                            binds=binds, level=level, stdin_data=stdin_data)
         return out, cwd
 
     return run
@@ -166,6 +167,19 @@ def test_bubblewrap_shows_only_the_allowlist(box, tmp_path):
     assert (seen["uid"] >= 200_000) if ROOT else seen["uid"] == 65534
 
 
+@needs_bwrap
+def test_pid_1_names_no_host_path_and_stdin_brings_the_nonce_then_closes(box, tmp_path):
+    """bubblewrap is pid 1 inside and takes its options through a file descriptor (``--args``), so the
+    command line a step can read names none of the host folders bound; the nonce is on stdin, then EOF."""
+    code = ("import sys\nprint(open('/proc/1/cmdline', 'rb').read().replace(b'\\0', b' ').decode())\n"
+            "print(sys.stdin.readline().strip(), sys.stdin.read() == '')\n")
+    out, cwd = box(code, level="bwrap", stdin_data=b"nonce-5d1c\n")
+    assert out.status == "ok", out.stderr_tail
+    cmdline, _, received = out.stdout_tail.rstrip("\n").rpartition("\n")     # the uid-drop prelude has newlines
+    assert " --args " in cmdline and str(tmp_path) not in cmdline and str(cwd) not in cmdline
+    assert received == "nonce-5d1c True"
+
+
 def _accept(server):
     try:
         conn, _ = server.accept()
@@ -284,14 +298,6 @@ def test_steps_share_the_cpus_among_submissions_graded_at_once(monkeypatch, tmp_
     env = sandbox_env(tmp_path)
     assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == expected
     assert sandbox.CONCURRENT_GRADES_ENV not in env      # the step sees only the thread count
-
-
-@pytest.mark.parametrize("jobs, cpus, expected", [
-    (1, [0, 1], [None]), (2, [0, 1], [[0], [1]]), (3, [0, 1], [None, None, None]), (2, [0, 1, 2, 3], [[0, 1], [2, 3]])])
-def test_concurrent_submissions_get_cores_of_their_own_when_there_are_enough(jobs, cpus, expected):
-    from grader.batch import cpu_slots
-
-    assert cpu_slots(jobs, cpus) == expected
 
 
 @needs_root

@@ -155,3 +155,62 @@ def test_collect_artifacts_keeps_only_regular_files_of_allowed_types_and_sizes(t
     assert sorted(n.split(" from ")[0] for n in notes) == [
         "artifact nli/big.npz", "artifact nli/dirlink", "artifact nli/link.json", "artifact nli/model.pkl"]
     assert any("type .pkl is not allowed" in n for n in notes) and any("byte cap" in n for n in notes)
+
+
+def _status_literals(module: Path) -> set[str]:
+    """Every string a module can end a step with: ``"status"`` keys and keywords, assignments to
+    ``status``/``verdict``, ``SandboxOutcome(...)``'s first argument and returns of ``-> ...Status`` functions."""
+    import ast
+
+    def strings(node) -> set[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return {node.value}
+        if isinstance(node, ast.IfExp):
+            return strings(node.body) | strings(node.orelse)
+        return set()
+
+    def named(target) -> bool:
+        name = getattr(target, "id", None) or getattr(target, "attr", None)
+        key = target.slice if isinstance(target, ast.Subscript) else None
+        return name in ("status", "verdict") or (isinstance(key, ast.Constant) and key.value == "status")
+
+    found: set[str] = set()
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            found |= {v for k, val in zip(node.keys, node.values)
+                      if isinstance(k, ast.Constant) and k.value == "status" for v in strings(val)}
+        elif isinstance(node, ast.keyword) and node.arg == "status":
+            found |= strings(node.value)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(named(t) for t in targets):
+                found |= strings(node.value)
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "SandboxOutcome" and node.args:
+            found |= strings(node.args[0])
+        elif isinstance(node, ast.FunctionDef) and node.returns is not None and "Status" in ast.unparse(node.returns):
+            found |= {v for sub in ast.walk(node) if isinstance(sub, ast.Return) and sub.value is not None
+                      for v in strings(sub.value)}
+    return found
+
+
+def test_every_status_a_step_can_end_in_is_one_step_status_and_each_is_explained():
+    """One ``StepStatus`` names them all: the step runner's own (``REPORTED_STATUSES``, the only ones
+    a status file may claim), the sandbox's (``SandboxStatus``), and the orchestrator's verdicts."""
+    from typing import get_args
+
+    from grader.checks._support import _step_failure
+    from grader.run import sandbox
+
+    run = REPO / "grader" / "run"
+    reported = _status_literals(run / "step_main.py")
+    boxed = _status_literals(run / "sandbox.py")
+    decided = _status_literals(run / "orchestrate.py")
+    assert reported == set(step_api.REPORTED_STATUSES) == {"ok", "error", "missing"}
+    assert boxed == set(get_args(sandbox.SandboxStatus)) == {"ok", "error", "timeout", "killed", "crashed",
+                                                              "overloaded"}
+    assert {"crashed", "timeout"} <= decided
+    assert reported | boxed | decided == set(step_api.STEP_STATUSES)
+    for status in set(step_api.STEP_STATUSES) - {"ok"}:    # the checks tell the student what each failure means
+        en, fa = _step_failure("demo.count", {"status": status, "message": "m"})
+        assert "unknown status" not in en and en and fa

@@ -53,6 +53,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable, Literal
 
 from grader.errors import MizanError
 
@@ -70,6 +71,8 @@ BLOCKED_INIT = str(Path(__file__).with_name("blocked_package.py"))
 STARVED_FRACTION = 0.5
 """A wall-clock kill is the grader's fault when the run got less than this share of the CPU time its
 threads could have used (it waited on the run queue: the machine was busy)."""
+SandboxStatus = Literal["ok", "error", "timeout", "killed", "crashed", "overloaded"]
+"""How a sandboxed run ended; each is a step status too (``grader.run.step_api.StepStatus``)."""
 
 
 class SandboxUnavailable(MizanError, RuntimeError):
@@ -100,7 +103,7 @@ class Limits:
 
 @dataclass(frozen=True)
 class SandboxOutcome:
-    status: str                 # ok | error | timeout | killed | crashed | overloaded
+    status: SandboxStatus
     returncode: int | None
     wall_s: float
     peak_rss_mb: float
@@ -374,7 +377,7 @@ def isolation(allow_unsandboxed: bool = False, python: str = sys.executable) -> 
 
 
 # ---------------------------------------------------------------------------------------------
-# the run
+# the run's limits and processes
 
 
 def _preexec(limits: Limits, user: tuple[int, int] | None):
@@ -470,11 +473,219 @@ def _kill_stragglers(token: str, pgid: int, uid: int | None = None) -> int:
     return killed
 
 
-def _tail(buf: bytearray) -> str:
-    return bytes(buf).decode("utf-8", errors="replace")
+# ---------------------------------------------------------------------------------------------
+# planning: everything decided before the child starts
 
 
-def _classify(rc: int, isolation_level: str, limits: Limits, notes: list[str]) -> str:
+@dataclass(frozen=True)
+class _Plan:
+    """One run, decided before anything starts: what is executed, as whom, told what.
+
+    Under bubblewrap ``argv`` is what follows bubblewrap's own options; those travel as ``bwrap_args``
+    through a file descriptor (``--args``), because bubblewrap is pid 1 inside and its command line,
+    ``/proc/1/cmdline``, must show no host path.
+    """
+
+    level: str
+    argv: tuple[str, ...]                   # the command, after the uid-drop prelude where there is one
+    env: dict = dataclasses.field(repr=False)
+    token: str                              # MIZAN_RUN_TOKEN: finds the run's processes without a uid of its own
+    user: tuple[int, int] | None            # the run's own (uid, gid), when grading as root
+    preexec: Callable[[], None] = dataclasses.field(repr=False)
+    owned: tuple[str, ...]                  # host folders handed to ``user`` (the writable binds)
+    notes: tuple[str, ...]
+    bwrap: str = ""                         # bubblewrap's binary; empty when it is not used
+    bwrap_args: bytes = b""                 # its options, each NUL-terminated
+
+    @property
+    def run_uid(self) -> int | None:
+        return self.user[0] if self.user is not None else None
+
+    def command(self, args_fd: int | None) -> list[str]:
+        """What to execute: bubblewrap reading its options from ``args_fd``, else the command itself."""
+        return [self.bwrap, "--args", str(args_fd), *self.argv] if self.bwrap else list(self.argv)
+
+
+def _plan(argv: list[str], *, cwd: Path, env: dict, limits: Limits, binds: Binds | None, level: str | None,
+          allow_unsandboxed: bool) -> _Plan:
+    """The isolation level (probed unless given), a fresh token and run uid, the command line and the notes
+    that say how the run is isolated."""
+    notes: list[str] = []
+    if level is None:
+        level, level_notes = isolation(allow_unsandboxed)
+        notes.extend(level_notes)
+    binds = binds or Binds()
+    if not binds.workdir[0]:
+        binds = dataclasses.replace(binds, workdir=(str(cwd), str(cwd)))
+    root = os.geteuid() == 0
+    token = secrets.token_hex(8)
+    user = run_user(token) if root and level in ("bwrap", "uid-drop") else None
+    env = {**env, "MIZAN_RUN_TOKEN": token}
+    owned = (binds.workdir[0], *(src for src, _ in binds.rw)) if user is not None else ()
+    if level == "bwrap":
+        options = bwrap_argv(binds, limits, as_root=root)
+        notes.append(f"bubblewrap: sees only /usr, the interpreter and its packages (without "
+                     f"{', '.join(HIDDEN_PACKAGES)}) and {len(binds.ro) + len(binds.rw) + 1} bound folder(s); "
+                     f"private /proc, /dev, /tmp; no network" + (f"; uid {user[0]}" if user else ""))
+        return _Plan(level, tuple((_drop_prelude(*user) if user else []) + list(argv)), env, token, user,
+                     _preexec(limits, None), owned, tuple(notes), bwrap=options[0],
+                     bwrap_args=b"\0".join(a.encode() for a in options[1:]) + b"\0")
+    if user is not None:            # uid-drop as root (``none`` never has a run uid)
+        notes.append(f"running as the unprivileged uid {user[0]} (rights of 'nobody', a uid of its own)")
+    return _Plan(level, tuple(argv), env, token, user, _preexec(limits, user), owned, tuple(notes))
+
+
+def _spawn(plan: _Plan, cwd: Path, stdin_data: bytes | None) -> subprocess.Popen | str:
+    """Start the run in a new session, or say why it could not start. bubblewrap reads its options from
+    an unlinked file; ``stdin_data`` (the status nonce) is written before the child's stdin is closed."""
+    args_file = None
+    if plan.bwrap:
+        args_file = tempfile.TemporaryFile()
+        args_file.write(plan.bwrap_args)
+        args_file.seek(0)
+    try:
+        proc = subprocess.Popen(plan.command(args_file.fileno() if args_file else None), cwd=str(cwd), env=plan.env,
+                                stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                preexec_fn=plan.preexec, close_fds=True,
+                                pass_fds=(args_file.fileno(),) if args_file else ())
+    except (OSError, subprocess.SubprocessError) as err:
+        return f"could not start the sandboxed process: {err}"
+    finally:
+        if args_file is not None:
+            args_file.close()
+    if stdin_data is not None:
+        try:
+            proc.stdin.write(stdin_data[:4096])     # fits the pipe buffer: never blocks
+            proc.stdin.close()
+        except OSError:
+            pass
+    return proc
+
+
+# ---------------------------------------------------------------------------------------------
+# while it runs: output, samples, the backstop
+
+
+class _OutputPump:
+    """The run's stdout and stderr, read as they come so that the child never blocks on a full pipe: the
+    first ``log_bytes`` go to the log (then one line saying the rest is discarded), the last ``tail_bytes``
+    of each stream are kept for the outcome, and ``total`` counts everything for the flood cap."""
+
+    def __init__(self, proc: subprocess.Popen, log, *, log_bytes: int, tail_bytes: int):
+        self._streams = (proc.stdout, proc.stderr)
+        self._log, self._log_bytes, self._tail_bytes = log, log_bytes, tail_bytes
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
+        self._sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+        self._tails = {"stdout": bytearray(), "stderr": bytearray()}
+        self.logged = 0
+        self.total = 0
+        self.open_streams = 2
+
+    def pump(self, timeout: float) -> None:
+        """Read whatever is ready within ``timeout`` seconds; a stream at its end is dropped."""
+        for key, _ in self._sel.select(timeout=timeout):
+            try:
+                chunk = os.read(key.fileobj.fileno(), 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._sel.unregister(key.fileobj)
+                self.open_streams -= 1
+                continue
+            self._take(key.data, chunk)
+
+    def _take(self, stream: str, chunk: bytes) -> None:
+        self.total += len(chunk)
+        tail = self._tails[stream]
+        tail.extend(chunk)
+        del tail[:-self._tail_bytes]
+        if self.logged < self._log_bytes:
+            part = chunk[: self._log_bytes - self.logged]
+            self._log.write(part)
+            self.logged += len(part)
+            if self.logged >= self._log_bytes:
+                self._log.write(f"\n[sandbox] output past {self._log_bytes} bytes is discarded\n".encode())
+
+    def tail(self, stream: str) -> str:
+        return bytes(self._tails[stream]).decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        self._sel.close()
+        for stream in self._streams:
+            stream.close()
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """How the run ended: its wait status and rusage, the sandbox's verdict where the sandbox stopped it
+    (backstop, flood), and the CPU time and peak memory sampled from /proc while it ran."""
+
+    wstatus: int
+    rusage: resource.struct_rusage
+    verdict: SandboxStatus | None
+    cpu_s: float
+    peak_mb: float
+
+
+def _watch(proc: subprocess.Popen, plan: _Plan, limits: Limits, pump: _OutputPump, notes: list[str],
+           start: float) -> _Ended:
+    """Pump the output until the run has exited and its pipes are closed (2 s at most after the exit:
+    whatever still holds them is killed), sampling its processes every 0.5 s (bubblewrap's monitor does
+    not reap its pid 1, so rusage alone would miss the command), and stop it at the wall-clock backstop
+    or when its output passes ``limits.flood_bytes``."""
+    deadline = start + limits.wall_s
+    sampled_cpu = sampled_peak = 0.0
+    next_sample = start + 0.5
+    waited = None
+    exited_at = 0.0
+    verdict: SandboxStatus | None = None
+    while True:
+        now = time.monotonic()
+        if waited is None:
+            pid, wstatus, rusage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                waited, exited_at = (wstatus, rusage), now
+                _kill_stragglers(plan.token, proc.pid, plan.run_uid)   # children that still hold the pipes
+        if waited is not None and (pump.open_streams == 0 or now - exited_at > 2.0):
+            return _Ended(*waited, verdict, sampled_cpu, sampled_peak)
+        if waited is None and now >= next_sample:
+            pids = _run_pids(plan.token, plan.run_uid)
+            sampled_cpu = max(sampled_cpu, _cpu_of(pids))
+            sampled_peak = max(sampled_peak, _peak_rss_mb(pids))
+            next_sample = now + 0.5
+        if waited is None and now >= deadline:
+            verdict = _backstop(plan, proc.pid, limits, notes)
+            _, wstatus, rusage = os.wait4(proc.pid, 0)
+            waited, exited_at = (wstatus, rusage), time.monotonic()
+            continue
+        pump.pump(timeout=0.1)
+        if pump.total > limits.flood_bytes and waited is None and verdict is None:
+            verdict = "killed"
+            notes.append(f"output flood: more than {limits.flood_bytes // MiB} MiB printed; killed")
+            _kill_stragglers(plan.token, proc.pid, plan.run_uid)
+
+
+def _backstop(plan: _Plan, pgid: int, limits: Limits, notes: list[str]) -> SandboxStatus:
+    """Kill the run at the wall clock: ``overloaded`` when it was starved of CPU (the grader's fault,
+    regraded), else the student's ``timeout``."""
+    pids = _run_pids(plan.token, plan.run_uid)
+    queued, runnable = _run_queue(pids)
+    cpu_now = _cpu_of(pids)
+    was_starved = starved(queued, cpu_now, runnable, limits.threads)
+    notes.append(f"wall-clock backstop of {limits.wall_s:g} s reached after {cpu_now:.1f} s of CPU "
+                 f"and {queued:.1f} s waiting for one: process group killed"
+                 + ("; the machine was overloaded, so this is the grader's fault: regrade" if was_starved else ""))
+    _kill_stragglers(plan.token, pgid, plan.run_uid)
+    return "overloaded" if was_starved else "timeout"
+
+
+# ---------------------------------------------------------------------------------------------
+# the verdict
+
+
+def _classify(rc: int, isolation_level: str, limits: Limits, notes: list[str]) -> SandboxStatus:
     """ok | error | timeout | killed | crashed from an exit code (bubblewrap reports a signal as 128 + n)."""
     if rc == 0:
         return "ok"
@@ -498,6 +709,25 @@ def _classify(rc: int, isolation_level: str, limits: Limits, notes: list[str]) -
     return "crashed"
 
 
+def _conclude(proc: subprocess.Popen, plan: _Plan, limits: Limits, ended: _Ended, pump: _OutputPump, log,
+              start: float, notes: list[str]) -> SandboxOutcome:
+    """Kill what the run left behind, classify its exit and write the summary into the log."""
+    rc = proc.returncode = os.waitstatus_to_exitcode(ended.wstatus)
+    stray = _kill_stragglers(plan.token, proc.pid, plan.run_uid)
+    if stray:
+        notes.append(f"{stray} process(es) left behind by the run were killed")
+    wall = time.monotonic() - start
+    status = ended.verdict if ended.verdict is not None else _classify(rc, plan.level, limits, notes)
+    peak = max(ended.rusage.ru_maxrss / 1024.0, ended.peak_mb)
+    cpu = max(ended.rusage.ru_utime + ended.rusage.ru_stime, ended.cpu_s)
+    log.write(f"\n[sandbox] status={status} rc={rc} cpu={cpu:.2f}s wall={wall:.2f}s peak_rss={peak:.0f}MiB "
+              f"output={pump.total}B isolation={plan.level}\n".encode())
+    for note in notes:
+        log.write(f"[sandbox] {note}\n".encode())
+    return SandboxOutcome(status, rc, round(wall, 3), round(peak, 1), pump.tail("stdout"), pump.tail("stderr"),
+                          tuple(notes), round(cpu, 3), plan.level)
+
+
 def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits, log_path: Path | str,
                   binds: Binds | None = None, level: str | None = None, tail_bytes: int = 4000,
                   stdin_data: bytes | None = None, allow_unsandboxed: bool = False) -> SandboxOutcome:
@@ -507,154 +737,24 @@ def run_sandboxed(argv: list[str], *, cwd: Path | str, env: dict, limits: Limits
     ``argv`` and ``env`` name paths as the command sees them (``binds.inside``);
     ``cwd`` is the host folder bound as the working folder.
     """
-    cwd = Path(cwd)
-    log_path = Path(log_path)
-    notes: list[str] = []
-    if level is None:
-        level, level_notes = isolation(allow_unsandboxed)
-        notes.extend(level_notes)
-    binds = binds or Binds()
-    if not binds.workdir[0]:
-        binds = dataclasses.replace(binds, workdir=(str(cwd), str(cwd)))
-    root = os.geteuid() == 0
-    token = secrets.token_hex(8)
-    user = run_user(token) if root and level in ("bwrap", "uid-drop") else None
-    env = dict(env)
-    env["MIZAN_RUN_TOKEN"] = token
-    if user is not None:
-        for path in (binds.workdir[0], *(src for src, _ in binds.rw)):
-            _chown_tree(path, *user)
-    if level == "bwrap":
-        options = bwrap_argv(binds, limits, as_root=root)
-        full = options + (_drop_prelude(*user) if user else []) + list(argv)
-        notes.append(f"bubblewrap: sees only /usr, the interpreter and its packages (without "
-                     f"{', '.join(HIDDEN_PACKAGES)}) and {len(binds.ro) + len(binds.rw) + 1} bound folder(s); "
-                     f"private /proc, /dev, /tmp; no network" + (f"; uid {user[0]}" if user else ""))
-        preexec = _preexec(limits, None)
-    else:
-        full = list(argv)
-        preexec = _preexec(limits, user if level == "uid-drop" else None)
-        if user is not None and level == "uid-drop":
-            notes.append(f"running as the unprivileged uid {user[0]} (rights of 'nobody', a uid of its own)")
-    run_uid = user[0] if user is not None else None
-
+    cwd, log_path = Path(cwd), Path(log_path)
+    plan = _plan(argv, cwd=cwd, env=env, limits=limits, binds=binds, level=level, allow_unsandboxed=allow_unsandboxed)
+    for path in plan.owned:
+        _chown_tree(path, *plan.user)
+    notes = list(plan.notes)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    logged = 0
-    total = 0
-    tails = {"stdout": bytearray(), "stderr": bytearray()}
-    status = None
-    args_file = None
-    if level == "bwrap":
-        # bubblewrap's own command line is pid 1's inside the sandbox: hand it the host paths through a
-        # file descriptor (--args) so that /proc/1/cmdline shows none of them.
-        args_file = tempfile.TemporaryFile()
-        args_file.write(b"\0".join(a.encode() for a in options[1:]) + b"\0")
-        args_file.seek(0)
-        full = [options[0], "--args", str(args_file.fileno()), *full[len(options):]]
     with open(log_path, "ab") as log:
+        proc = _spawn(plan, cwd, stdin_data)
+        if isinstance(proc, str):
+            log.write(f"[sandbox] {proc}\n".encode())
+            return SandboxOutcome("crashed", None, 0.0, 0.0, "", "", (*notes, proc), isolation=plan.level)
+        pump = _OutputPump(proc, log, log_bytes=limits.log_bytes, tail_bytes=tail_bytes)
         try:
-            proc = subprocess.Popen(full, cwd=str(cwd), env=env,
-                                    stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                    preexec_fn=preexec, close_fds=True,
-                                    pass_fds=(args_file.fileno(),) if args_file else ())
-        except (OSError, subprocess.SubprocessError) as err:
-            msg = f"could not start the sandboxed process: {err}"
-            log.write(f"[sandbox] {msg}\n".encode())
-            return SandboxOutcome("crashed", None, 0.0, 0.0, "", "", tuple([*notes, msg]), isolation=level)
+            ended = _watch(proc, plan, limits, pump, notes, start)
         finally:
-            if args_file is not None:
-                args_file.close()
-        if stdin_data is not None:
-            try:
-                proc.stdin.write(stdin_data[:4096])     # fits the pipe buffer: never blocks
-                proc.stdin.close()
-            except OSError:
-                pass
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
-        sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
-        deadline = start + limits.wall_s
-        sampled_cpu = 0.0           # bubblewrap's monitor does not reap its pid 1: sample /proc instead
-        sampled_peak = 0.0
-        next_sample = start + 0.5
-        waited = None
-        open_streams = 2
-        exited_at = None
-        while True:
-            now = time.monotonic()
-            if waited is None:
-                pid, wstatus, rusage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    waited = (wstatus, rusage)
-                    exited_at = now
-                    _kill_stragglers(token, proc.pid, run_uid)   # children that still hold the pipes
-            if waited is not None and (open_streams == 0 or now - exited_at > 2.0):
-                break
-            if waited is None and now >= next_sample:
-                pids = _run_pids(token, run_uid)
-                sampled_cpu = max(sampled_cpu, _cpu_of(pids))
-                sampled_peak = max(sampled_peak, _peak_rss_mb(pids))
-                next_sample = now + 0.5
-            if waited is None and now >= deadline:
-                pids = _run_pids(token, run_uid)
-                queued, runnable = _run_queue(pids)
-                cpu_now = _cpu_of(pids)
-                was_starved = starved(queued, cpu_now, runnable, limits.threads)
-                status = "overloaded" if was_starved else "timeout"
-                notes.append(f"wall-clock backstop of {limits.wall_s:g} s reached after {cpu_now:.1f} s of CPU "
-                             f"and {queued:.1f} s waiting for one: process group killed"
-                             + ("; the machine was overloaded, so this is the grader's fault: regrade" if was_starved
-                                else ""))
-                _kill_stragglers(token, proc.pid, run_uid)
-                _, wstatus, rusage = os.wait4(proc.pid, 0)
-                waited = (wstatus, rusage)
-                exited_at = time.monotonic()
-                continue
-            for key, _ in sel.select(timeout=0.1):
-                try:
-                    chunk = os.read(key.fileobj.fileno(), 65536)
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    sel.unregister(key.fileobj)
-                    open_streams -= 1
-                    continue
-                total += len(chunk)
-                tail = tails[key.data]
-                tail.extend(chunk)
-                del tail[:-tail_bytes]
-                if logged < limits.log_bytes:
-                    part = chunk[: limits.log_bytes - logged]
-                    log.write(part)
-                    logged += len(part)
-                    if logged >= limits.log_bytes:
-                        log.write(f"\n[sandbox] output past {limits.log_bytes} bytes is discarded\n".encode())
-                if total > limits.flood_bytes and waited is None and status is None:
-                    status = "killed"
-                    notes.append(f"output flood: more than {limits.flood_bytes // MiB} MiB printed; killed")
-                    _kill_stragglers(token, proc.pid, run_uid)
-        sel.close()
-        proc.stdout.close()
-        proc.stderr.close()
-        wstatus, rusage = waited
-        proc.returncode = os.waitstatus_to_exitcode(wstatus)
-        stray = _kill_stragglers(token, proc.pid, run_uid)
-        if stray:
-            notes.append(f"{stray} process(es) left behind by the run were killed")
-        wall = time.monotonic() - start
-        rc = proc.returncode
-        if status is None:
-            status = _classify(rc, level, limits, notes)
-        peak = max(rusage.ru_maxrss / 1024.0, sampled_peak)
-        cpu = max(rusage.ru_utime + rusage.ru_stime, sampled_cpu)
-        log.write(f"\n[sandbox] status={status} rc={rc} cpu={cpu:.2f}s wall={wall:.2f}s peak_rss={peak:.0f}MiB "
-                  f"output={total}B isolation={level}\n".encode())
-        for note in notes:
-            log.write(f"[sandbox] {note}\n".encode())
-    return SandboxOutcome(status, rc, round(wall, 3), round(peak, 1), _tail(tails["stdout"]),
-                          _tail(tails["stderr"]), tuple(notes), round(cpu, 3), level)
+            pump.close()
+        return _conclude(proc, plan, limits, ended, pump, log, start, notes)
 
 
 def _cpu_of(pids: list[int]) -> float:
