@@ -19,6 +19,7 @@ import os
 import re
 import resource
 import shutil
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -82,7 +83,9 @@ def find_submissions(root: Path | str) -> list[Path]:
 
 def reference_submission(build: Path | None = None) -> Path:
     """``build/reference/submission/`` made from ``solutions/{nli,adasyn,fraud}.py`` (graded like a student)."""
-    build = build or REPO / "build"
+    from grader.paths import build_dir
+
+    build = build or build_dir()
     dst = build / "reference" / "submission"
     dst.mkdir(parents=True, exist_ok=True)
     for name in ("nli.py", "adasyn.py", "fraud.py"):
@@ -181,22 +184,22 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
                      force: bool = False, step_modules: tuple[str, ...] = (), checks_dir: Path | str | None = None,
                      rubric_dir: Path | str | None = None, inputs: tuple[Path, Path] | None = None,
                      limits=None, keep_work: bool = False, feedback: bool = True,
-                     allow_unsandboxed: bool = False,
+                     allow_unsandboxed: bool = False, step_width: int | None = None,
                      progress: Callable[[str], None] | None = None) -> GradeSummary:
     """Grade ``sub_dir`` into ``out_dir`` (skipped when ``grade.json`` has the same content hash).
 
+    ``step_width`` caps the steps run side by side (``grader.run.schedule``; 1: one after another).
     ``progress`` receives one line as each phase and step starts and ends (name, seconds, verdict);
     ``run.log`` keeps the detail. A run the grader could not do (the check phase wrote nothing, a step
     could not import one of Mizan's own dependencies) is recorded with ``regrade``, never skipped later.
     """
     from grader.checks.plugin import CHECKS_DIR  # noqa: F401 - fail early if the plugin is broken
     from grader.results.gradescope import gradescope_results, write_json_atomic
-    from grader.results.model import CheckResult, score_checks, totals
-    from grader.rubric import load_rubric
+    from grader.checks.launcher import grader_error_results, run_checks
+    from grader.results.model import totals
     from grader.run.intake import read_api_sources
     from grader.environment import missing_dependency
-    from grader.run.orchestrate import (TASKS, build_dir, prepare_task_inputs, run_checks, run_submission,
-                                        select_steps)
+    from grader.run.orchestrate import TASKS, build_dir, prepare_task_inputs, run_submission, select_steps
     from grader.student_info import read_student
 
     sub_dir = validate_submission(sub_dir)
@@ -235,13 +238,13 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
     work = build_dir() / "work" / f"{sid}-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     art = out_dir / "artifacts"
-    ticker = _StepTicker(log, say, [s.id for s in select_steps(visible_only=visible_only, tasks=selected,
-                                                                 step_modules=step_modules)])
+    ticker = _StepTicker(say, [s.id for s in select_steps(visible_only=visible_only, tasks=selected,
+                                                          step_modules=step_modules)])
     try:
-        ticker.begin()
-        statuses = run_submission(sub_dir, profile, work, art, visible_only=visible_only, tasks=selected, log=ticker,
+        statuses = run_submission(sub_dir, profile, work, art, visible_only=visible_only, tasks=selected, log=log,
                                   log_path=log_path, step_modules=step_modules, inputs=(inputs_dir, heldback),
-                                  limits=limits, sources=sources, allow_unsandboxed=allow_unsandboxed)
+                                  limits=limits, sources=sources, allow_unsandboxed=allow_unsandboxed,
+                                  width=step_width, on_step=ticker)
     finally:
         if not keep_work:
             shutil.rmtree(work, ignore_errors=True)
@@ -255,32 +258,30 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
 
     t = time.perf_counter()
     say(f"checks: running the {'visible ' if visible_only else ''}checks on what the steps wrote")
-    raw = run_checks(art, heldback, profile, out_dir / "checks.json", visible_only=visible_only,
-                     tasks=tasks or None, log_path=log_path, checks_dir=checks_dir, rubric_dir=rubric_dir,
-                     memory_mb=profile.checks_memory_mb)
-    if raw is None:
+    phase = run_checks(art, heldback, profile, out_dir / "checks.json", visible_only=visible_only,
+                       tasks=tasks or None, log_path=log_path, checks_dir=checks_dir, rubric_dir=rubric_dir,
+                       memory_mb=profile.checks_memory_mb)
+    checks_failed = phase.results is None
+    if checks_failed:
         log("the check phase wrote no results (see the output above); every check scores 0 as a grader error")
-        rubric = load_rubric(rubric_dir, tasks or None)
-        results = score_checks(rubric, {}, visible_only=visible_only)
-        write_json_atomic(out_dir / "checks.json", {"profile": profile.name, "checks": [r.to_dict() for r in results],
-                                                    "grader_error": True})
+        results = grader_error_results(out_dir / "checks.json", profile.name, rubric_dir=rubric_dir,
+                                       tasks=tasks or None, visible_only=visible_only, overrides=profile.rubric)
     else:
-        results = [CheckResult.from_dict(c) for c in raw.get("checks", [])]
+        results = phase.checks
     phases["checks_s"] = round(time.perf_counter() - t, 2)
+    phases["checks_peak_mb"] = round(phase.peak_mb, 1)
     passed = sum(r.status == "passed" for r in results)
-    say(f"checks: {'GRADER ERROR, ' if raw is None else ''}{passed} of {len(results)} passed, "
+    say(f"checks: {'GRADER ERROR, ' if checks_failed else ''}{passed} of {len(results)} passed, "
         f"{sum(r.earned for r in results):g}/{sum(r.points for r in results):g} points, "
         f"in {phases['checks_s']:.1f} s")
     # A run the grader could not do is not the submission's grade: never cached, regraded next time.
     grader_failures = sorted(f"step {k} could not import {m} (a dependency of Mizan, not of the submission)"
                              for k, st in statuses.items()
                              if (m := missing_dependency(st.get("error_type"), st.get("message"))))
-    if raw is None:
+    if checks_failed:
         grader_failures.append("the check phase wrote no results")
     for failure in grader_failures:
         log(f"GRADER ERROR: {failure}; this grade is not cached and the next run regrades it")
-    from grader.run.orchestrate import LAST_CHECKS_PEAK_MB
-    phases["checks_peak_mb"] = round(LAST_CHECKS_PEAK_MB[0], 1)
     earned, max_score = totals(results)
 
     failed = [r.name for r in results if r.status != "passed"]
@@ -321,34 +322,26 @@ def grade_submission(sub_dir: Path | str, profile: Profile | str, out_dir: Path 
 
 
 class _StepTicker:
-    """The run phase's logger, teed to ``say``: one line as each step starts and one as it ends.
+    """One line to ``say`` as each step starts and one as it ends (steps run side by side, so each line
+    names its step; the number is the order in which they started)."""
 
-    Steps run one after another in ``select_steps`` order, and the orchestrator logs
-    ``step <id>: <status> ... wall <s> s`` as each ends, so the end of one is the start of the next.
-    """
+    def __init__(self, say: Callable[[str], None], step_ids: list[str]):
+        self.say, self.ids = say, step_ids
+        self.number: dict[str, int] = {}
+        self.lock = threading.Lock()
 
-    def __init__(self, log: Callable[[str], None], say: Callable[[str], None], step_ids: list[str]):
-        self.log, self.say, self.ids = log, say, step_ids
+    def __call__(self, step_id: str, status: dict | None) -> None:
+        from grader.run.orchestrate import step_detail
 
-    def _start(self, i: int) -> None:
-        self.say(f"  step {i + 1}/{len(self.ids)} {self.ids[i]} ... started")
-
-    def begin(self) -> None:
-        if self.ids:
-            self._start(0)
-
-    def __call__(self, msg: str) -> None:
-        self.log(msg)
-        m = re.match(r"step (\S+): (\w+)(?: \((.*?)\) \[| \[| \(|$)", msg)
-        if not m or m.group(1) not in self.ids:
-            return
-        i = self.ids.index(m.group(1))
-        wall = re.search(r"wall ([0-9.]+) s", msg)
-        detail = f": {m.group(3)[:100]}" if m.group(3) else ""
-        self.say(f"  step {i + 1}/{len(self.ids)} {m.group(1)} ... {m.group(2)}{detail}"
-                 f"{f' in {float(wall.group(1)):.1f} s' if wall else ''}")
-        if i + 1 < len(self.ids):
-            self._start(i + 1)
+        with self.lock:
+            if status is None:
+                self.number[step_id] = len(self.number) + 1
+                self.say(f"  step {self.number[step_id]}/{len(self.ids)} {step_id} ... started")
+                return
+            detail = step_detail(status, width=100)
+            wall = (status.get("sandbox") or {}).get("wall_s")
+            self.say(f"  step {self.number.get(step_id, 0)}/{len(self.ids)} {step_id} ... {status.get('status')}"
+                     f"{f': {detail}' if detail else ''}{f' in {float(wall):.1f} s' if wall else ''}")
 
 
 POST_PHASE_MEMORY_MB = 4096
@@ -432,23 +425,6 @@ def grade_or_error(sub, profile: Profile | str, out_dir, **kwargs) -> GradeSumma
                             message=f"{type(err).__name__}: {err}")
 
 
-def cpu_slots(jobs: int, cpus: list[int] | None = None) -> list[list[int] | None]:
-    """The CPUs of each of ``jobs`` workers: disjoint contiguous sets when there are enough CPUs (a
-    neighbour's spinners then cannot slow a submission's steps), otherwise no pinning (None)."""
-    cpus = sorted(os.sched_getaffinity(0)) if cpus is None else sorted(cpus)
-    if jobs <= 1 or jobs > len(cpus):
-        return [None] * max(1, jobs)
-    size = len(cpus) // jobs
-    return [cpus[i * size:(i + 1) * size] for i in range(jobs)]
-
-
-def _pin_worker(slots) -> None:
-    """Pool initializer: take a CPU set and keep this worker (and the sandboxes it starts) on it."""
-    cpus = slots.get()
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-
-
 @contextlib.contextmanager
 def _concurrent_grades(count: int):
     """Tell the sandbox how many submissions share the CPUs (``grader.run.sandbox.step_threads``)."""
@@ -522,12 +498,9 @@ def grade_many(subs: list[Path], profile: Profile | str, out_root: Path | str, *
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            ctx = multiprocessing.get_context("spawn")
-            slots = ctx.Queue()
-            for cpus in cpu_slots(jobs):
-                slots.put(cpus)
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_pin_worker,
-                                     initargs=(slots,)) as pool:
+            # No worker is pinned: each step claims a CPU of the machine's (grader.run.schedule), so the
+            # cores stay busy with steps of any submission and a neighbour's spinners slow only their own.
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
                 futures = [pool.submit(_grade_worker, job) for job in jobs_list]
                 for fut in as_completed(futures):
                     report(fut.result())

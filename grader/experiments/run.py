@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,7 +28,8 @@ from grader.experiments import fraud as fraud_part
 from grader.experiments import nli as nli_part
 from grader.experiments import results as R
 from grader.experiments.progress import PROGRESS_FILE, ProgressTail
-from grader.results.gradescope import write_json_atomic
+from grader.atomic import write_json_atomic
+from grader.run import schedule
 from grader.run.orchestrate import TASKS
 
 IMAGE_MODULES = ("grader.experiments.nli", "grader.experiments.fraud", "grader.experiments.progress")
@@ -121,11 +123,7 @@ def run_experiments(sub_dir: Path | str, profile, out_dir: Path | str, *, tasks:
         run = dict(profile=profile, run_dir=work / "run", inputs=work / "inputs", work_dir=work,
                    art_dir=work / "artifacts", manifest={}, budget=[2 * 1024**3], log_path=log_path, log=log,
                    image=image, level=level, level_notes=level_notes)
-        for i, (sid, _task, label) in enumerate(plan, start=1):
-            say(f"[{i}/{len(plan)}] {label}: started")
-            part = _run_part(sid, label, run, lambda line: say(f"    {line}"))
-            outcome.parts.append(part)
-            say(f"[{i}/{len(plan)}] {label}: {part.message or part.status} ({part.wall_s:.0f} s)")
+        outcome.parts.extend(_run_parts(plan, run, profile, work, say))
         _write_results(outcome, work / "artifacts", profile, tasks, kept, say)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -160,6 +158,32 @@ def _prepare(work: Path, sub_dir: Path, profile, tasks, say, log) -> tuple[dict,
         f"and the inputs, read-only")
     (work / "artifacts").mkdir()
     return kept, digest, image
+
+
+def _run_parts(plan: list, run: dict, profile, work: Path, say: Callable[[str], None]) -> list[PartOutcome]:
+    """Every part, side by side on a CPU each as a grade's steps run (``grader.run.schedule``), in plan order;
+    each part's output goes to a log of its own, appended to run.log when it ends."""
+    from grader.run.orchestrate import _append_log
+    from grader.run.sandbox import step_threads
+
+    number = {sid: i for i, (sid, _task, _label) in enumerate(plan, start=1)}
+    labels = {sid: label for sid, _task, label in plan}
+    (work / "logs").mkdir(exist_ok=True)
+    lock = threading.Lock()
+
+    def one(sid: str, placement: schedule.Placement) -> PartOutcome:
+        head = f"[{number[sid]}/{len(plan)}] {labels[sid]}"
+        say(f"{head}: started")
+        own = {**run, "log_path": work / "logs" / f"{sid}.log", "threads": placement.threads}
+        part = _run_part(sid, labels[sid], own, lambda line: say(f"    {line}"))
+        with lock:
+            _append_log(own["log_path"], run["log_path"])
+        say(f"{head}: {part.message or part.status} ({part.wall_s:.0f} s)")
+        return part
+
+    done = schedule.run_side_by_side([sid for sid, _task, _label in plan], one,
+                                     width=schedule.step_width(profile.uses_gpu), serial_threads=step_threads())
+    return [done[sid] for sid, _task, _label in plan]
 
 
 def _run_part(sid: str, label: str, run: dict, show: Callable[[str], None]) -> PartOutcome:

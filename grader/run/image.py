@@ -27,6 +27,8 @@ MOUNT_POINT = "/opt/mizan"
 RUNNER_FILES = (
     "grader/__init__.py",
     "grader/errors.py",
+    "grader/atomic.py",
+    "grader/homework.py",
     "grader/profiles.py",
     "grader/models.py",
     "grader/run/__init__.py",

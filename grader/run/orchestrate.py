@@ -11,39 +11,35 @@ records which step wrote it, so a check can insist on the right author.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import importlib
 import json
 import os
-import resource
 import secrets
 import shutil
-import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable
 
-from grader.profiles import CHECKS_ADDRESS_SPACE_MB, LimitsConfig, Profile
+from grader.atomic import write_json_atomic
+from grader.homework import TASKS
+from grader.paths import build_dir
+from grader.profiles import LimitsConfig, Profile
+from grader.run import schedule
 from grader.run.intake import Sources, read_api_sources, write_run_dir
 from grader.run.sandbox import (Binds, Limits, SandboxOutcome, gpu_devices, isolation, run_sandboxed, sandbox_env,
                                 step_threads)
-from grader.run.step_api import ALLOWED_SUFFIXES, StepSpec, all_steps
+from grader.run.step_api import ALLOWED_SUFFIXES, REPORTED_STATUSES, StepSpec, all_steps
 
 REPO = Path(__file__).resolve().parents[2]
-STEP_STATUSES = ("ok", "error", "missing")
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
 MAX_STATUS_BYTES = 256 * 1024
-TASKS = ("nli", "fraud")
 
 Log = Callable[[str], None]
-LAST_CHECKS_PEAK_MB = [0.0]     # peak RSS of the last check process (read by the benchmark / grade.json)
-
-
-def build_dir() -> Path:
-    return Path(os.environ.get("MIZAN_BUILD", REPO / "build"))
+StepEvents = Callable[[str, "dict | None"], None]
 
 
 def _nolog(msg: str) -> None:
@@ -76,7 +72,7 @@ def task_fingerprint(task: str, profile: Profile | None = None) -> str:
     if profile is not None:
         h.update(profile.for_sandbox().fingerprint().encode())
     # The inputs cache holds oracle output too (the expected ADASYN values): the oracles are part of the key.
-    for path in (REPO / "grader" / "tasks" / f"{task}.py", REPO / "grader" / "data" / f"{task}.py",
+    for path in (REPO / "grader" / "tasks" / f"{task}.py", *sorted((REPO / "grader" / "data").glob("*.py")),
                  REPO / "grader" / "profiles.py", *sorted((REPO / "grader" / "oracles").glob("*.py")),
                  *sorted((REPO / "grader" / "tasks" / "expected").glob("*.json"))):
         h.update(path.read_bytes() if path.is_file() else b"<absent>")
@@ -188,7 +184,7 @@ def _read_status(path: Path, nonce: str | None = None) -> dict | None:
         data = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):       # safe_io.ArtifactError (too deep, too large) is a ValueError
         return None
-    if not isinstance(data, dict) or data.get("status") not in STEP_STATUSES:
+    if not isinstance(data, dict) or data.get("status") not in REPORTED_STATUSES:
         return None
     if nonce is not None and data.get("nonce") != nonce:
         return None
@@ -257,13 +253,17 @@ def collect_artifacts(staging: Path, art_dir: Path, step_id: str, manifest: dict
 def run_step(spec: StepSpec, *, profile: Profile, run_dir: Path, inputs: Path, work_dir: Path,
              art_dir: Path, manifest: dict, budget: list[int], log_path: Path, log: Log, image: Path,
              level: str, level_notes: tuple[str, ...] = (), limits: Limits | None = None,
-             seed: int = 0) -> dict:
-    """Run one step in the sandbox (twice when the first run was starved); return (and write) its status."""
-    threads = step_threads()
+             seed: int = 0, threads: int | None = None) -> dict:
+    """Run one step in the sandbox (twice when the first run was starved); return (and write) its status.
+
+    ``threads``: its BLAS/OpenMP threads and the multiple of its CPU budget (default: ``step_threads()``,
+    the CPUs shared among the submissions graded at once; the scheduler gives one per step)."""
+    threads = threads or step_threads()
     lim = limits or step_limits(spec, profile, threads)
     for attempt in (1, 2):
         outcome, reported = _run_step_once(spec, profile=profile, run_dir=run_dir, inputs=inputs, work_dir=work_dir,
-                                           log_path=log_path, image=image, level=level, lim=lim, seed=seed)
+                                           log_path=log_path, image=image, level=level, lim=lim, seed=seed,
+                                           threads=threads)
         if outcome.status != "overloaded" or attempt == 2:
             break
         log(f"step {spec.id}: the machine was overloaded ({outcome.cpu_s:.0f} s of CPU in {outcome.wall_s:.0f} s); "
@@ -271,26 +271,42 @@ def run_step(spec: StepSpec, *, profile: Profile, run_dir: Path, inputs: Path, w
     staging = work_dir / "steps" / spec.id / "out"
     status = _decide_status(spec.id, outcome, reported)
     written = set(status.pop("written", None) or [])
-    collect_artifacts(staging, art_dir, spec.id, manifest, budget, log, written=written)
+    with _COLLECT_LOCK:         # steps end side by side: one at a time spends the shared artifact budget
+        collect_artifacts(staging, art_dir, spec.id, manifest, budget, log, written=written)
     status["sandbox"] = {"status": outcome.status, "returncode": outcome.returncode, "wall_s": outcome.wall_s,
                          "cpu_s": outcome.cpu_s, "cpu_budget_s": lim.effective_cpu_s(), "wall_backstop_s": lim.wall_s,
                          "peak_rss_mb": outcome.peak_rss_mb, "isolation": outcome.isolation,
                          "notes": [*level_notes, *outcome.notes]}
-    (art_dir / "steps").mkdir(parents=True, exist_ok=True)
-    (art_dir / "steps" / f"{spec.id}.json").write_text(json.dumps(status, ensure_ascii=False, indent=1),
-                                                       encoding="utf-8")
+    write_json_atomic(art_dir / "steps" / f"{spec.id}.json", status)
     shutil.rmtree(work_dir / "steps" / spec.id, ignore_errors=True)
-    detail = ""
-    if status["status"] != "ok":
-        head = " ".join(x for x in (status.get("error_type"), status.get("where")) if x)
-        detail = f" ({head + ': ' if head else ''}{str(status.get('message') or '')[:200]})"
+    detail = step_detail(status)
+    detail = f" ({detail})" if detail else ""
     log(f"step {spec.id}: {status['status']}{detail} [cpu {outcome.cpu_s:.1f} s of {lim.effective_cpu_s():.0f}, "
         f"wall {outcome.wall_s:.1f} s, peak {outcome.peak_rss_mb:.0f} MiB, {outcome.isolation}]")
     return status
 
 
+def step_detail(status: dict, width: int = 200) -> str:
+    """What went wrong in one line: ``ValueError fraud.build_cnn (line 3): bad shape`` ("" for ok)."""
+    if status.get("status") == "ok":
+        return ""
+    head = " ".join(x for x in (status.get("error_type"), status.get("where")) if x)
+    return f"{head + ': ' if head else ''}{str(status.get('message') or '')[:width]}"
+
+
+_COLLECT_LOCK = threading.Lock()
+
+
+def _append_log(part: Path, log_path: Path) -> None:
+    """A step's own log, appended to the submission's in one piece (none when the step never started)."""
+    if part.is_file():
+        with open(part, "rb") as src, open(log_path, "ab") as dst:
+            shutil.copyfileobj(src, dst)
+
+
 def _run_step_once(spec: StepSpec, *, profile: Profile, run_dir: Path, inputs: Path, work_dir: Path,
-                   log_path: Path, image: Path, level: str, lim: Limits, seed: int) -> tuple[SandboxOutcome, dict | None]:
+                   log_path: Path, image: Path, level: str, lim: Limits, seed: int,
+                   threads: int) -> tuple[SandboxOutcome, dict | None]:
     cwd = work_dir / "steps" / spec.id / "cwd"
     staging = work_dir / "steps" / spec.id / "out"
     for d in (cwd, staging):
@@ -317,7 +333,9 @@ def _run_step_once(spec: StepSpec, *, profile: Profile, run_dir: Path, inputs: P
         fh.write(f"\n===== step {spec.id} (CPU budget {lim.effective_cpu_s():g} s, wall backstop {lim.wall_s:g} s, "
                  f"{lim.threads} thread(s), isolation {level}) =====\n")
     nonce = secrets.token_hex(16)
-    outcome = run_sandboxed(argv, cwd=cwd, env=sandbox_env(inside(cwd)), limits=lim, log_path=log_path,
+    env = sandbox_env(inside(cwd), {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                                                      "OPENBLAS_NUM_THREADS")})
+    outcome = run_sandboxed(argv, cwd=cwd, env=env, limits=lim, log_path=log_path,
                             binds=binds, level=level, stdin_data=f"{nonce}\n".encode())
     return outcome, _read_status(staging / "steps" / f"{spec.id}.json", nonce)
 
@@ -367,12 +385,16 @@ def run_submission(sub_dir: Path | str, profile: Profile, work_dir: Path | str, 
                    visible_only: bool = False, tasks: tuple[str, ...] | list[str] | None = None,
                    log: Log = _nolog, log_path: Path | str | None = None, step_modules: tuple[str, ...] = (),
                    inputs: tuple[Path, Path] | None = None, limits: Limits | None = None,
-                   sources: Sources | None = None, allow_unsandboxed: bool = False) -> dict:
-    """Run every selected step of ``sub_dir`` sandboxed; return ``{step_id: status}``.
+                   sources: Sources | None = None, allow_unsandboxed: bool = False,
+                   width: int | None = None, on_step: StepEvents | None = None) -> dict:
+    """Run every selected step of ``sub_dir`` sandboxed; return ``{step_id: status}`` in registration order.
 
     ``artifacts_dir`` receives the vetted artifacts, ``steps/<id>.json`` and ``manifest.json``.
     ``sources`` are the API modules already read (and hashed) by the caller; ``inputs``
     overrides ``(inputs_dir, heldback_dir)`` (tests); ``limits`` overrides every step's.
+    Steps run side by side, one CPU each (``grader.run.schedule``); ``width`` caps how many at once
+    (1: one after another with every thread, the GPU profile's way; default: one per free CPU).
+    ``on_step(step_id, None)`` is called as a step starts and ``on_step(step_id, status)`` as it ends.
     The submission's CPU budget is ``profile.timeout_s`` on each of its threads.
     """
     sub_dir, work_dir, art_dir = Path(sub_dir), Path(work_dir), Path(artifacts_dir)
@@ -405,90 +427,50 @@ def run_submission(sub_dir: Path | str, profile: Profile, work_dir: Path | str, 
         f"inputs, read-only, and writes only its own output folder")
     manifest: dict[str, str] = {}
     budget = [MAX_TOTAL_BYTES]
-    statuses: dict[str, dict] = {}
-    cpu_left = profile.timeout_s * step_threads()
-    for spec in steps:
-        if cpu_left <= 0 and limits is None:
-            statuses[spec.id] = {"step": spec.id, "status": "timeout", "error_type": None, "where": "",
-                                 "message": f"the submission's total CPU budget ({profile.timeout_s} s on each of "
-                                            f"{step_threads()} thread(s)) ran out before this step", "wall_s": 0.0}
-            (art_dir / "steps").mkdir(parents=True, exist_ok=True)
-            (art_dir / "steps" / f"{spec.id}.json").write_text(json.dumps(statuses[spec.id]), encoding="utf-8")
+    width = schedule.step_width(profile.uses_gpu, width)
+    serial_threads = step_threads()
+    threads_in_all = serial_threads if width == 1 else width
+    cpu_left = [profile.timeout_s * threads_in_all]
+    lock = threading.Lock()
+    events = on_step or (lambda step_id, status: None)
+    specs = {s.id: s for s in steps}
+    step_logs = work_dir / "logs"
+    step_logs.mkdir(exist_ok=True)
+
+    def run_one(step_id: str, placement: schedule.Placement) -> dict:
+        spec = specs[step_id]
+        events(step_id, None)
+        with lock:
+            exhausted = cpu_left[0] <= 0 and limits is None
+        if exhausted:
+            status = {"step": spec.id, "status": "timeout", "error_type": None, "where": "", "wall_s": 0.0,
+                      "message": f"the submission's total CPU budget ({profile.timeout_s} s on each of "
+                                 f"{threads_in_all} thread(s)) ran out before this step"}
+            write_json_atomic(art_dir / "steps" / f"{spec.id}.json", status)
             log(f"step {spec.id}: timeout (total CPU budget used up)")
-            continue
-        statuses[spec.id] = run_step(spec, profile=profile, run_dir=run_dir, inputs=inputs_dir, work_dir=work_dir,
-                                     art_dir=art_dir, manifest=manifest, budget=budget, log_path=log_path, log=log,
-                                     image=image, level=level, level_notes=level_notes, limits=limits)
-        cpu_left -= float(statuses[spec.id]["sandbox"]["cpu_s"])
-    (art_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+        else:
+            if placement.cpu is not None:
+                log(f"step {spec.id}: started on CPU {placement.cpu}")
+            own_log = step_logs / f"{spec.id}.log"     # side by side, each step's output stays in one piece
+            status = run_step(spec, profile=profile, run_dir=run_dir, inputs=inputs_dir, work_dir=work_dir,
+                              art_dir=art_dir, manifest=manifest, budget=budget, log_path=own_log, log=log,
+                              image=image, level=level, level_notes=level_notes, limits=limits,
+                              threads=placement.threads)
+            with lock:
+                cpu_left[0] -= float(status["sandbox"]["cpu_s"])
+                _append_log(own_log, log_path)
+        events(step_id, status)
+        return status
+
+    cache = build_dir() / "cache"
+    order = [s.id for s in steps]
+    if width > 1:
+        order = schedule.start_order(order, schedule.expected_costs(cache, profile.name),
+                                     {s.id: s.timeout_for(profile) for s in steps})
+    done = schedule.run_side_by_side(order, run_one, width=width, serial_threads=serial_threads)
+    statuses = {s.id: done[s.id] for s in steps}
+    if limits is None:
+        schedule.record_costs(cache, profile.name, statuses)
+    write_json_atomic(art_dir / "manifest.json", manifest, sort_keys=True)
     return statuses
 
-
-# ---------------------------------------------------------------------------------------------
-# the check phase (trusted subprocess)
-
-
-def run_checks(artifacts: Path | str, heldback: Path | str, profile: Profile | str, results_out: Path | str, *,
-               visible_only: bool = False, tasks: tuple[str, ...] | list[str] | None = None,
-               log_path: Path | str | None = None, checks_dir: Path | str | None = None,
-               rubric_dir: Path | str | None = None, timeout_s: float = 3600,
-               memory_mb: int | None = CHECKS_ADDRESS_SPACE_MB) -> dict | None:
-    """Run ``pytest`` over the checks in a fresh trusted process; return the parsed results file.
-
-    Returns None when the check process wrote no results (it crashed or the rubric is
-    invalid); its output is in ``log_path`` either way. ``memory_mb`` bounds its address space:
-    it reads what a submission wrote.
-    """
-    from grader.checks.plugin import check_argv
-
-    name = profile if isinstance(profile, str) else profile.name
-    results_out = Path(results_out)
-    results_out.unlink(missing_ok=True)
-    profile_json = None
-    if not isinstance(profile, str):    # the effective values (thresholds, rubric) for the trusted checks
-        profile_json = results_out.with_name("profile.json")
-        profile_json.parent.mkdir(parents=True, exist_ok=True)
-        profile_json.write_text(json.dumps(profile.to_dict(), indent=1, sort_keys=True), encoding="utf-8")
-    argv = [sys.executable, "-m", "pytest", *check_argv(artifacts, heldback, name, results_out,
-                                                         visible_only=visible_only, tasks=tasks,
-                                                         checks_dir=checks_dir, rubric_dir=rubric_dir,
-                                                         profile_json=profile_json)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    # Only our plugin: no third-party pytest plugins found through entry points.
-    env.update({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                "TF_CPP_MIN_LOG_LEVEL": "3", "TOKENIZERS_PARALLELISM": "false", "PYTHONDONTWRITEBYTECODE": "1"})
-    out = open(log_path, "a", encoding="utf-8") if log_path else open(os.devnull, "w")
-    start = time.monotonic()
-    peak_mb = 0.0
-    with out:
-        out.write("\n===== checks =====\n")
-        out.flush()
-        proc = subprocess.Popen(argv, cwd=str(REPO), env=env, stdout=out, stderr=subprocess.STDOUT,
-                                preexec_fn=_check_phase_limits(memory_mb))
-        while True:   # os.wait4, not Popen.wait: it also gives this process's own peak memory
-            pid, wstatus, rusage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - start > timeout_s:
-                proc.kill()
-                _, wstatus, rusage = os.wait4(proc.pid, 0)
-                out.write(f"[checks] the check phase exceeded {timeout_s:g} s and was stopped\n")
-                break
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(wstatus)
-        peak_mb = rusage.ru_maxrss / 1024.0
-        out.write(f"[checks] pytest exit status {proc.returncode}, {time.monotonic() - start:.1f} s, "
-                  f"peak {peak_mb:.0f} MiB\n")
-    LAST_CHECKS_PEAK_MB[0] = peak_mb
-    if not results_out.is_file():
-        return None
-    with contextlib.suppress(ValueError):
-        return json.loads(results_out.read_text(encoding="utf-8"))
-    return None
-
-
-def _check_phase_limits(memory_mb: int | None):
-    def limit() -> None:
-        if memory_mb:
-            resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024, memory_mb * 1024 * 1024))
-    return limit

@@ -16,13 +16,20 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal, get_args
 
+from grader.homework import API_MODULES
 from grader.profiles import Profile
 
-API_MODULES = ("nli", "adasyn", "fraud")
 ALLOWED_SUFFIXES = (".json", ".npz", ".safetensors")
 STEP_MODULES = ("grader.run.steps.nli", "grader.run.steps.fraud")
+
+StepStatus = Literal["ok", "error", "missing", "crashed", "timeout", "killed", "overloaded"]
+"""How a step ended: what the step runner reports (``REPORTED_STATUSES``) or what the sandbox saw
+(``grader.run.sandbox.SandboxStatus``; an exit without a report is ``crashed``). The checks explain each one."""
+STEP_STATUSES: tuple[str, ...] = get_args(StepStatus)
+REPORTED_STATUSES: tuple[str, ...] = ("ok", "error", "missing")
+"""The statuses ``grader.run.step_main`` writes itself; a record claiming any other is not trusted."""
 
 
 class MissingAPI(Exception):

@@ -33,6 +33,22 @@ def _where(tb, submission_dir: Path) -> str:
     return where
 
 
+def failure_record(err: BaseException, run_dir: Path) -> dict:
+    """How a step that raised ``err`` ended: ``missing`` for an absent API, else ``error`` with the
+    exception, the submission's innermost line and the traceback (``SystemExit`` is the student's too)."""
+    import traceback
+
+    from grader.run.step_api import MissingAPI
+
+    if isinstance(err, MissingAPI):
+        return {"status": "missing", "error_type": "MissingAPI", "message": str(err)}
+    return {"status": "error", "error_type": type(err).__name__,
+            "message": (str(err) if not isinstance(err, SystemExit)
+                        else f"SystemExit({err.code!r}) raised: the submission called sys.exit"),
+            "where": _where(err.__traceback__, run_dir),
+            "traceback": "".join(traceback.format_exception(err))[-4000:]}
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -63,10 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     import json
     import os
     import time
-    import traceback
 
+    from grader.atomic import write_text_atomic
     from grader.profiles import Profile, get_profile
-    from grader.run.step_api import MissingAPI, StepContext, get_step, load_step_modules
+    from grader.run.step_api import StepContext, get_step, load_step_modules
 
     out = Path(args.out)
     status_path = out / "steps" / f"{args.step}.json"
@@ -84,14 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         ctx = StepContext(inputs=Path(args.inputs), out=out, profile=profile, seed=seed,
                           submission_dir=run_dir, step_id=args.step)
         spec.func(ctx)
-    except MissingAPI as err:
-        record.update(status="missing", error_type="MissingAPI", message=str(err))
     except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are the student's too
-        record.update(status="error", error_type=type(err).__name__,
-                      message=(str(err) if not isinstance(err, SystemExit)
-                               else f"SystemExit({err.code!r}) raised: the submission called sys.exit"),
-                      where=_where(err.__traceback__, run_dir),
-                      traceback="".join(traceback.format_exception(err))[-4000:])
+        record.update(failure_record(err, run_dir))
     record["wall_s"] = round(time.perf_counter() - start, 3)
     record["nonce"] = nonce
     if ctx is not None:
@@ -101,9 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # noqa: BLE001 - a message that cannot even be encoded
         record["message"] = repr(record["message"])[:2000]
         text = json.dumps(record, ensure_ascii=True, default=str)
-    tmp = status_path.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, status_path)
+    write_text_atomic(status_path, text)
     sys.stdout.flush()
     sys.stderr.flush()
     # Leave at once: atexit hooks, threads or __del__ of the student's objects run no more code.

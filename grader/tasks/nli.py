@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from pathlib import Path
 from typing import Iterable
 
@@ -149,23 +148,3 @@ def roberta_large_records() -> list[list]:
 
     return param_records(roberta_large_meta())
 
-
-# --------------------------------------------------------------------------- statistics
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (Wilson 1927; Brown, Cai & DasGupta 2001 §4.1).
-
-    Unlike the normal approximation it stays inside [0, 1] and keeps close to
-    its nominal coverage for small ``n``, which matters for the smoke profile's
-    48 evaluation pairs.
-    """
-    if n <= 0:
-        raise ValueError("wilson_interval needs n > 0")
-    if not 0 <= successes <= n:
-        raise ValueError(f"successes must be in [0, {n}], got {successes}")
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
