@@ -7,14 +7,18 @@ the mistake; where the mistake also breaks a second, independent property
 is listed too and the reason is given next to it. Alternative-correct entries
 must fail nothing.
 
-Runs the real pipeline: sandboxed steps (``grader.run.orchestrate.run_step``),
-then the trusted pytest check phase over *all* NLI checks (``--tasks nli``).
+The base ``nli_correct`` runs the real pipeline end to end: sandboxed steps
+(``grader.run.orchestrate.run_step``), then the trusted check process over *all*
+NLI checks (``--tasks nli``). Every other entry runs the same step functions and
+the same check-phase plugin in this process (``tests/inprocess.py``): they are our
+own code, and starting a sandbox and a check process for each would cost half a
+minute of imports per entry for a second of work.
 Only the steps whose code differs from ``nli_correct``'s are run for an entry
 (compared top-level definition by definition, ``tests/gallery_support.py``);
 the artifacts of the other steps are copied from ``nli_correct``'s own run,
 which they would reproduce bit for bit (same code, same seed, same inputs), so
 every check, including those reading several steps, is graded for every entry.
-Smoke profile; ``-n 2`` grades two entries at once. Writes
+Smoke profile. Writes
 ``build/gallery_nli.md``.
 """
 
@@ -30,6 +34,7 @@ import pytest
 
 from tests import gallery_support
 from tests.gallery_support import GALLERY, REPO, StepDeps, run_steps, sandbox_dir
+from tests.inprocess import run_checks_in_process, run_steps_in_process
 BASE = "nli_correct"
 TABLE = REPO / "build" / "gallery_nli.md"
 ROWS = REPO / "build" / "gallery_nli"
@@ -127,14 +132,6 @@ def test_skipped_steps_are_decided_by_code_differences():
 
 
 @pytest.fixture(scope="session")
-def smoke_inputs():
-    from grader.profiles import get_profile
-    from grader.run.orchestrate import prepare_task_inputs
-
-    return prepare_task_inputs(get_profile(PROFILE), ("nli",))
-
-
-@pytest.fixture(scope="session")
 def base_artifacts(smoke_inputs):
     """``nli_correct`` graded once (all steps); shared by parallel workers through a lock in build/."""
     done = ROWS / "_base" / "manifest.json"
@@ -176,19 +173,26 @@ def _copy_skipped(base: Path, art: Path, manifest: dict, selected: list[str]) ->
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_gallery_entry_fails_exactly_the_named_checks(name, smoke_inputs, base_artifacts):
     from grader.profiles import get_profile
-    from grader.run.orchestrate import run_checks
+    from grader.checks.launcher import run_checks
 
     selected = steps_to_run(name)
     root = sandbox_dir("mizan-nli-gallery-")
+    log = ""
     try:
-        art, manifest, walls = run_steps(name, "nli", selected, smoke_inputs, root, PROFILE)
-        _copy_skipped(base_artifacts, art, manifest, selected)
-        (art / "manifest.json").write_text(json.dumps(manifest))
-        started = time.perf_counter()
-        results = run_checks(art, smoke_inputs[1], get_profile(PROFILE), root / "checks.json", tasks=("nli",),
-                             log_path=root / "work" / "run.log")
+        if name == BASE:        # end to end: its steps ran sandboxed (base_artifacts), its checks in their process
+            art, walls = root / "artifacts", {}
+            shutil.copytree(base_artifacts, art)
+            started = time.perf_counter()
+            results = run_checks(art, smoke_inputs[1], get_profile(PROFILE), root / "checks.json", tasks=("nli",),
+                                 log_path=root / "run.log").results
+            log = (root / "run.log").read_text()[-3000:]
+        else:
+            art, manifest, walls = run_steps_in_process(name, "nli", selected, smoke_inputs, root, PROFILE)
+            _copy_skipped(base_artifacts, art, manifest, selected)
+            (art / "manifest.json").write_text(json.dumps(manifest))
+            started = time.perf_counter()
+            results = run_checks_in_process(art, smoke_inputs[1], PROFILE, root / "checks.json", tasks=("nli",))
         checks_s = time.perf_counter() - started
-        log = (root / "work" / "run.log").read_text()[-3000:]
     finally:
         shutil.rmtree(root, ignore_errors=True)
     assert results is not None, log
