@@ -60,7 +60,7 @@ report: venv
 	$(PY) -m grader report $(PROFILE_ARGS) $(if $(SUBMISSION),--submission $(SUBMISSION),) --lang $(or $(REPORT_LANG),both)
 
 test: venv
-	$(PY) -m pytest -n $(WORKERS) --dist loadfile $(MARKERS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder $(MARKERS) $(PYTEST_ARGS)
 
 dist: venv
 	$(PY) -m grader dist $(PROFILE_ARGS)

@@ -37,13 +37,26 @@ def test_costs_remember_the_cpu_seconds_of_the_steps_that_ended_ok(tmp_path):
     statuses = {"a": {"status": "ok", "sandbox": {"cpu_s": 12.34}},
                 "b": {"status": "error", "sandbox": {"cpu_s": 99.0}},
                 "c": {"status": "timeout", "wall_s": 0.0}}
-    schedule.record_costs(tmp_path, "cpu", statuses)
-    assert schedule.expected_costs(tmp_path, "cpu") == {"a": 12.3}
-    schedule.record_costs(tmp_path, "cpu", {"b": {"status": "ok", "sandbox": {"cpu_s": 5.0}}})
-    assert schedule.expected_costs(tmp_path, "cpu") == {"a": 12.3, "b": 5.0}
-    assert schedule.expected_costs(tmp_path, "smoke") == {}
-    (tmp_path / "step-costs" / "smoke.json").write_text("not json")
-    assert schedule.expected_costs(tmp_path, "smoke") == {}
+    schedule.record_costs(tmp_path, "course", statuses)
+    assert schedule.expected_costs(tmp_path, "course") == {"a": 12.3}
+    schedule.record_costs(tmp_path, "course", {"b": {"status": "ok", "sandbox": {"cpu_s": 5.0}}})
+    assert schedule.expected_costs(tmp_path, "course") == {"a": 12.3, "b": 5.0}
+    assert schedule.expected_costs(tmp_path, "other") == {}
+    (tmp_path / "step-costs" / "other.json").write_text("not json")
+    assert schedule.expected_costs(tmp_path, "other") == {}
+
+
+def test_a_fresh_machine_starts_the_longest_training_first_from_the_shipped_costs(tmp_path):
+    from grader.run.step_api import all_steps
+
+    ids = [s.id for s in all_steps()]
+    for profile in ("cpu", "smoke"):
+        shipped = schedule.expected_costs(tmp_path, profile)
+        assert set(shipped) == set(ids), profile          # every built-in step has a measured cost
+    assert schedule.start_order(ids, schedule.expected_costs(tmp_path, "cpu"), {})[:3] == [
+        "nli.train_full", "nli.train_lora", "nli.train_freeze"]
+    schedule.record_costs(tmp_path, "cpu", {"nli.encode": {"status": "ok", "sandbox": {"cpu_s": 999.0}}})
+    assert schedule.start_order(ids, schedule.expected_costs(tmp_path, "cpu"), {})[0] == "nli.encode"  # ours first
 
 
 def test_width_is_one_per_cpu_capped_by_what_was_asked_and_one_on_a_gpu():

@@ -114,20 +114,32 @@ def _costs_path(cache: Path, profile_name: str) -> Path:
     return Path(cache) / "step-costs" / f"{profile_name}.json"
 
 
-def expected_costs(cache: Path, profile_name: str) -> dict[str, float]:
-    """CPU seconds each step took in the last grade on this profile (an empty dict before the first)."""
+SHIPPED_COSTS = Path(__file__).with_name("step_costs.json")
+"""What each step of the reference cost on the built-in profiles, measured by benchmarks/grade_one.py: the
+first grade on a fresh machine starts the longest training first too."""
+
+
+def _read_costs(path: Path, profile_name: str | None = None) -> dict[str, float]:
     try:
-        data = json.loads(_costs_path(cache, profile_name).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    if profile_name is not None:
+        data = data.get(profile_name) if isinstance(data, dict) else None
     return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float))} if isinstance(data, dict) else {}
+
+
+def expected_costs(cache: Path, profile_name: str) -> dict[str, float]:
+    """CPU seconds each step took in the last grade on this profile here, else as shipped for a built-in
+    profile (an empty dict for a course's own profile before its first grade)."""
+    return {**_read_costs(SHIPPED_COSTS, profile_name), **_read_costs(_costs_path(cache, profile_name))}
 
 
 def record_costs(cache: Path, profile_name: str, statuses: dict[str, dict]) -> None:
     """Remember the CPU seconds of the steps that ran to the end (for the next grade's start order)."""
     from grader.atomic import write_json_atomic
 
-    costs = expected_costs(cache, profile_name)
+    costs = _read_costs(_costs_path(cache, profile_name))
     for step_id, status in statuses.items():
         cpu = float((status.get("sandbox") or {}).get("cpu_s") or 0.0)
         if status.get("status") == "ok" and cpu > 0:
