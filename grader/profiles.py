@@ -15,11 +15,12 @@ import os
 from dataclasses import dataclass, field
 
 from grader.errors import ProfileError
+from grader.homework import NLI_MODES
 
 NLI_MODELS = ("tiny-roberta", "minilm", "roberta-large")
 NLI_SOURCES = ("generated", "hub", "glue-tsv", "multinli-jsonl")
 FRAUD_SOURCES = ("generated", "csv")
-THRESHOLD_KEYS = {"nli": ("full", "freeze", "lora"), "fraud": ("pr_auc", "recall")}
+THRESHOLD_KEYS = {"nli": NLI_MODES, "fraud": ("pr_auc", "recall")}
 """Metric thresholds a course may set (``[thresholds.nli]`` per mode, ``[thresholds.fraud]`` per metric):
 lower bounds of 95 % intervals in [0, 1], read by grader/checks/_thresholds.py (configured, else measured)."""
 RUBRIC_KEYS = ("points", "visibility", "enabled")
