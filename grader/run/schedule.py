@@ -45,8 +45,25 @@ class Placement:
 
 
 def available_cpus() -> list[int]:
-    """The CPUs this process may run on (a Slurm allocation or ``taskset`` narrows them)."""
-    return sorted(os.sched_getaffinity(0))
+    """The CPUs this process may run on (a Slurm allocation or ``taskset`` narrows them); every CPU where
+    the system cannot say (macOS, where a student runs ``make check``)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+@contextlib.contextmanager
+def _pinned(cpu: int) -> Iterator[None]:
+    """This thread (and what it starts) on ``cpu`` for the block; nothing where the system cannot pin."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    mask = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})          # this thread only: what it starts inherits it
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, mask)
 
 
 def _available_memory_mb() -> int | None:
@@ -174,13 +191,8 @@ def run_side_by_side(step_ids: Sequence[str], run_one: Callable[[str, Placement]
     slots = slots or CpuSlots()
 
     def pinned(sid: str) -> dict:
-        with slots.claim() as cpu:
-            mask = os.sched_getaffinity(0)
-            os.sched_setaffinity(0, {cpu})          # this thread only: what it starts inherits it
-            try:
-                return run_one(sid, Placement(cpu, 1))
-            finally:
-                os.sched_setaffinity(0, mask)
+        with slots.claim() as cpu, _pinned(cpu):
+            return run_one(sid, Placement(cpu, 1))
 
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="mizan-step") as pool:
         futures = {sid: pool.submit(pinned, sid) for sid in step_ids}
