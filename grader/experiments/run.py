@@ -163,12 +163,12 @@ def _prepare(work: Path, sub_dir: Path, profile, tasks, say, log) -> tuple[dict,
 def _run_parts(plan: list, run: dict, profile, work: Path, say: Callable[[str], None]) -> list[PartOutcome]:
     """Every part, side by side on a CPU each as a grade's steps run (``grader.run.schedule``), in plan order;
     each part's output goes to a log of its own, appended to run.log when it ends."""
-    from grader.run.orchestrate import _append_log
+    from grader.run.orchestrate import append_log
     from grader.run.sandbox import step_threads
 
     number = {sid: i for i, (sid, _task, _label) in enumerate(plan, start=1)}
     labels = {sid: label for sid, _task, label in plan}
-    (work / "logs").mkdir(exist_ok=True)
+    (work / "logs").mkdir(mode=0o700, exist_ok=True)
     lock = threading.Lock()
 
     def one(sid: str, placement: schedule.Placement) -> PartOutcome:
@@ -177,7 +177,7 @@ def _run_parts(plan: list, run: dict, profile, work: Path, say: Callable[[str], 
         own = {**run, "log_path": work / "logs" / f"{sid}.log", "threads": placement.threads}
         part = _run_part(sid, labels[sid], own, lambda line: say(f"    {line}"))
         with lock:
-            _append_log(own["log_path"], run["log_path"])
+            append_log(own["log_path"], run["log_path"])
         say(f"{head}: {part.message or part.status} ({part.wall_s:.0f} s)")
         return part
 

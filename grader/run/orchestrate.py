@@ -297,7 +297,7 @@ def step_detail(status: dict, width: int = 200) -> str:
 _COLLECT_LOCK = threading.Lock()
 
 
-def _append_log(part: Path, log_path: Path) -> None:
+def append_log(part: Path, log_path: Path) -> None:
     """A step's own log, appended to the submission's in one piece (none when the step never started)."""
     if part.is_file():
         with open(part, "rb") as src, open(log_path, "ab") as dst:
@@ -434,8 +434,8 @@ def run_submission(sub_dir: Path | str, profile: Profile, work_dir: Path | str, 
     lock = threading.Lock()
     events = on_step or (lambda step_id, status: None)
     specs = {s.id: s for s in steps}
-    step_logs = work_dir / "logs"
-    step_logs.mkdir(exist_ok=True)
+    step_logs = work_dir / "logs"       # the trusted side's: no run uid reads another step's output here
+    step_logs.mkdir(mode=0o700, exist_ok=True)
 
     def run_one(step_id: str, placement: schedule.Placement) -> dict:
         spec = specs[step_id]
@@ -458,7 +458,7 @@ def run_submission(sub_dir: Path | str, profile: Profile, work_dir: Path | str, 
                               threads=placement.threads)
             with lock:
                 cpu_left[0] -= float(status["sandbox"]["cpu_s"])
-                _append_log(own_log, log_path)
+                append_log(own_log, log_path)
         events(step_id, status)
         return status
 
